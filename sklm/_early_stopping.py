@@ -1,0 +1,77 @@
+"""Early stopping as a callback that any solver can drive.
+
+The monitor scores the current parameters on a held-out set after every
+iteration, keeps a copy of the best parameters, and asks the solver to stop
+after ``n_iter_no_change`` iterations without an improvement of at least
+``tol`` (relative) in validation loss. The estimator then restores the best
+parameters: early stopping is never a feature of one solver.
+"""
+
+import math
+
+
+class ValidationMonitor:
+    """Callback ``monitor(info) -> stop`` that tracks validation loss.
+
+    Parameters
+    ----------
+    predict : callable
+        ``predict(x) -> (m_val, k)`` outputs on the validation inputs.
+    Y_val : array (m_val, k), on the solver's backend
+    w_val : array (m_val,), sample weights
+    tol : float
+        Relative improvement that resets the patience counter.
+    n_iter_no_change : int
+        Patience; ``None`` never stops (only tracks the best).
+    xp : array module
+    """
+
+    def __init__(self, predict, Y_val, w_val, tol, n_iter_no_change, xp):
+        self.predict = predict
+        self.Y_val = Y_val
+        self.w_val = w_val[:, None]
+        self.xp = xp
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        sum_w = float(w_val.sum())
+        mean = (self.w_val * Y_val).sum(axis=0) / sum_w
+        # weighted total sum of squares per output, for R^2
+        self._tss = (self.w_val * (Y_val - mean) ** 2).sum(axis=0)
+        self._norm = sum_w * Y_val.shape[1]
+        self.losses = []
+        self.scores = []
+        self.best_loss = math.inf
+        self.best_x = None
+        self.best_iteration = 0
+        self._no_improvement = 0
+
+    def evaluate(self, x):
+        """``(validation MSE, R^2 averaged over outputs)`` at ``x``."""
+        xp = self.xp
+        sq = self.w_val * (self.Y_val - self.predict(x)) ** 2
+        mse = float(sq.sum()) / self._norm
+        rss = sq.sum(axis=0)
+        tss = self._tss
+        # R^2 per output as scikit-learn's r2_score: 1 for a perfect fit of a
+        # constant target, 0 for an imperfect one.
+        safe = xp.where(tss > 0, tss, 1.0)
+        r2 = xp.where(tss > 0, 1.0 - rss / safe, xp.where(rss > 0, 0.0, 1.0))
+        return mse, float(r2.mean())
+
+    def __call__(self, info):
+        loss, score = self.evaluate(info.x)
+        info.extras["val_loss"] = loss
+        self.losses.append(loss)
+        self.scores.append(score)
+        if not math.isfinite(loss):
+            self._no_improvement += 1
+        elif loss < self.best_loss - self.tol * abs(self.best_loss) or self.best_x is None:
+            self._no_improvement = 0
+        else:
+            self._no_improvement += 1
+        if math.isfinite(loss) and loss < self.best_loss:
+            self.best_loss = loss
+            self.best_x = info.x.copy()
+            self.best_iteration = info.iteration
+        return (self.n_iter_no_change is not None
+                and self._no_improvement >= self.n_iter_no_change)

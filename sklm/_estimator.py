@@ -1,0 +1,477 @@
+"""LMRegressor: the scikit-learn estimator.
+
+The estimator orchestrates and owns no maths: it validates parameters and
+data, splits off a validation set, picks the backend, builds the
+:class:`~sklm._problem.MLPProblem`, runs the solver, and turns the result into
+fitted attributes, warnings and errors.
+"""
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import __version__ as _version
+from ._backend import NumpyBackend, get_backend
+from ._early_stopping import ValidationMonitor
+from ._mlp import MLP
+from ._problem import MLPProblem, chunk_bounds
+from ._sklearn_compat import Interval, StrOptions, _fit_context, get_chunk_n_rows
+from .solvers import SOLVERS, Status
+
+__all__ = ["LMRegressor"]
+
+# Bumped whenever the pickled state changes shape; see __setstate__.
+_PICKLE_FORMAT = 1
+
+
+class LMRegressor(RegressorMixin, BaseEstimator):
+    """Multi-layer perceptron regressor trained by Levenberg-Marquardt.
+
+    A drop-in for scikit-learn's :class:`~sklearn.neural_network.MLPRegressor`
+    (parameters of the same name mean the same thing) with the second-order
+    training of MATLAB's ``trainlm``: it fits smooth surrogate models to
+    precisions first-order optimisers do not reach.
+
+    The loss minimised, and reported in ``loss_curve_``, is the weighted mean
+    squared error plus an L2 penalty on the weights (not the biases)::
+
+        loss = sum_i w_i ||y_i - f(x_i)||^2 / (k sum_i w_i) + alpha ||W||^2 / sum_i w_i
+
+    for ``k`` outputs and sample weights ``w_i`` (default 1).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(10,)
+        Width of each hidden layer. The default is MATLAB ``fitnet``'s: a
+        Levenberg-Marquardt iteration costs ``m * n^2`` flops for ``n``
+        parameters, so small networks are where it shines.
+    activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
+        Hidden-layer activation; the output layer is linear. ``tanh`` is
+        trainlm's ``tansig``: smooth, as the Gauss-Newton model assumes.
+    solver : {'lm'}, default='lm'
+        The optimiser. 'lm' is Levenberg-Marquardt.
+    alpha : float, default=0.0
+        L2 penalty on the weights. ``trainlm`` has none, and surrogate models
+        that must reach device precision rarely want one.
+    max_iter : int, default=1000
+        Maximum number of iterations (accepted steps), trainlm's ``epochs``.
+    tol : float, default=1e-6
+        Training stops when the loss (or the validation loss when
+        ``early_stopping``) has not improved by at least ``tol`` times its
+        best value for ``n_iter_no_change`` consecutive iterations. Relative,
+        so the same value serves any scale of the targets; 0 disables it.
+    n_iter_no_change : int, default=10
+        Patience of the ``tol`` test and of early stopping.
+    goal : float, default=0.0
+        Stop when the training loss is at or below ``goal`` (trainlm's ``goal``).
+    min_grad : float, default=1e-10
+        Stop when the norm of the gradient of the loss falls below this.
+        Smaller than trainlm's 1e-7 because sklm's loss is a mean, not a sum.
+    max_time : float or None, default=None
+        Wall-clock budget in seconds (trainlm's ``time``); None for no limit.
+        Reaching it is not a warning: the budget was asked for.
+    mu_init : float, default=1e-3
+        Initial damping. With ``damping='levenberg'`` it is on the scale of
+        ``J^T J`` of the weighted sum of squared errors, as in trainlm and in
+        the tutorial (which starts at 3).
+    mu_increase : float, default=10.0
+        Factor applied to ``mu`` after a rejected trial step (trainlm ``mu_inc``).
+    mu_decrease : float, default=0.1
+        Factor applied to ``mu`` after an accepted step (trainlm ``mu_dec``;
+        used by ``mu_update='trainlm'``).
+    mu_max : float, default=1e10
+        Training stops when ``mu`` exceeds this (trainlm ``mu_max``).
+    damping : {'levenberg', 'marquardt'}, default='levenberg'
+        ``J^T J + mu I`` (trainlm) or ``J^T J + mu diag(J^T J)`` (Marquardt's
+        scale-invariant damping).
+    mu_update : {'trainlm', 'nielsen'}, default='trainlm'
+        How ``mu`` changes after each trial: trainlm's fixed factors, or
+        Nielsen's gain-ratio rule, which needs fewer Jacobians.
+    init : {'glorot', 'nguyen-widrow'}, default='glorot'
+        Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
+        Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its loss has
+        not improved for ``n_iter_no_change`` iterations, and keep the
+        parameters with the best validation loss.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping``.
+    chunk_size : int or None, default=None
+        Samples per chunk when forming ``J^T J``: memory is
+        ``O(chunk_size * n_outputs * n_params + n_params^2)``. None takes as
+        many rows as fit in scikit-learn's ``working_memory`` setting.
+    backend : {'auto', 'numpy', 'cupy'}, default='auto'
+        Where to compute: 'auto' uses CuPy when it imports and sees a GPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights (drawn on the CPU, so every backend starts
+        from the same point) and the validation split.
+    verbose : bool or int, default=False
+        Print a table of the iterations.
+    warm_start : bool, default=False
+        Start from the fitted weights of the previous call to ``fit``.
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        Weight matrices, ``coefs_[i]`` of shape ``(fan_in, fan_out)``.
+    intercepts_ : list of ndarray
+        Bias vectors.
+    loss_ : float
+        Training loss at the returned parameters.
+    best_loss_ : float or None
+        Lowest training loss seen; None when ``early_stopping``.
+    loss_curve_ : list of float
+        Training loss after each iteration.
+    validation_loss_curve_ : list of float or None
+        Validation mean squared error after each iteration (``early_stopping``).
+    validation_scores_ : list of float or None
+        Validation R^2 after each iteration (``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation R^2 (``early_stopping``).
+    mu_curve_ : list of float
+        Damping after each iteration.
+    n_iter_ : int
+        Iterations run.
+    stop_reason_ : str
+        Why training stopped.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined only when ``X`` has string feature names.
+    n_outputs_ : int
+    n_layers_ : int
+        Number of layers, input and output included.
+    out_activation_ : str
+        Always 'identity'.
+    backend_ : str
+        The backend that trained the model.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : first-order training of the same model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklm import LMRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 2))
+    >>> y = np.sin(3 * X[:, 0]) * X[:, 1]
+    >>> model = LMRegressor(hidden_layer_sizes=(10,), max_iter=200, random_state=0).fit(X, y)
+    >>> bool(model.score(X, y) > 0.999)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions(set(SOLVERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "goal": [Interval(Real, 0, None, closed="left")],
+        "min_grad": [Interval(Real, 0, None, closed="left")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "mu_init": [Interval(Real, 0, None, closed="left")],
+        "mu_increase": [Interval(Real, 1, None, closed="neither")],
+        "mu_decrease": [Interval(Real, 0, 1, closed="neither")],
+        "mu_max": [Interval(Real, 0, None, closed="neither")],
+        "damping": [StrOptions({"levenberg", "marquardt"})],
+        "mu_update": [StrOptions({"trainlm", "nielsen"})],
+        "init": [StrOptions({"glorot", "nguyen-widrow"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "backend": [StrOptions({"auto", "numpy", "cupy"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(10,),
+        activation="tanh",
+        *,
+        solver="lm",
+        alpha=0.0,
+        max_iter=1000,
+        tol=1e-6,
+        n_iter_no_change=10,
+        goal=0.0,
+        min_grad=1e-10,
+        max_time=None,
+        mu_init=1e-3,
+        mu_increase=10.0,
+        mu_decrease=0.1,
+        mu_max=1e10,
+        damping="levenberg",
+        mu_update="trainlm",
+        init="glorot",
+        early_stopping=False,
+        validation_fraction=0.1,
+        chunk_size=None,
+        backend="auto",
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.goal = goal
+        self.min_grad = min_grad
+        self.max_time = max_time
+        self.mu_init = mu_init
+        self.mu_increase = mu_increase
+        self.mu_decrease = mu_decrease
+        self.mu_max = mu_max
+        self.damping = damping
+        self.mu_update = mu_update
+        self.init = init
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.chunk_size = chunk_size
+        self.backend = backend
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs (converted to float64).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights are equivalent to repeating
+            rows.
+
+        Returns
+        -------
+        self : LMRegressor
+        """
+        hidden = self._validated_hidden_layer_sizes()
+        continuing = self.warm_start and hasattr(self, "coefs_")
+        X, y = validate_data(self, X, y, reset=not continuing, multi_output=True,
+                             y_numeric=True, dtype=np.float64)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum; got all zeros.")
+        if continuing and Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs but the warm-started model has "
+                f"{self.n_outputs_}; fit with warm_start=False to change them."
+            )
+
+        rng = check_random_state(self.random_state)
+        mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
+        if continuing:
+            if [c.shape for c in self.coefs_] != _weight_shapes(mlp):
+                raise ValueError(
+                    "warm_start=True needs the same hidden_layer_sizes as the fitted "
+                    f"model ({self.coefs_[0].shape[1:]}...); got {hidden}."
+                )
+            theta0 = mlp.pack(self.coefs_, self.intercepts_)
+        else:
+            theta0 = mlp.init_params(rng, self.init)
+
+        X_val = Y_val = w_val = None
+        if self.early_stopping:
+            X, X_val, Y, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight, rng)
+
+        backend = get_backend(self.backend)
+        if self.verbose:
+            print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
+                  f"{X.shape[0]} training samples")
+        chunk = self.chunk_size or get_chunk_n_rows(
+            row_bytes=8 * mlp.n_params * Y.shape[1], max_n_rows=X.shape[0])
+        problem = MLPProblem(mlp, X, Y, sample_weight, self.alpha, backend, chunk)
+
+        monitor = None
+        if self.early_stopping:
+            Xv_t = backend.asarray(X_val.T)
+
+            def predict_val(x):
+                params = mlp.unpack(x)
+                return backend.xp.concatenate(
+                    [mlp.predict(params, Xv_t[:, i0:i1], backend.xp).T
+                     for i0, i1 in chunk_bounds(X_val.shape[0], chunk)])
+
+            monitor = ValidationMonitor(predict_val, backend.asarray(Y_val),
+                                        backend.asarray(w_val), self.tol,
+                                        self.n_iter_no_change, backend.xp)
+
+        solver = SOLVERS[self.solver](**self._solver_options(monitor))
+        result = solver.run(problem, backend.asarray(theta0))
+
+        x = result.x
+        if monitor is not None and monitor.best_x is not None:
+            x = monitor.best_x
+        loss = problem.loss(x) if x is not result.x else result.loss
+        self._set_fitted(mlp, backend, backend.to_numpy(x), result, monitor, loss,
+                         continuing)
+        self._warn(result)
+        return self
+
+    def _validated_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _split(self, X, Y, sample_weight, rng):
+        n_val = math.ceil(self.validation_fraction * X.shape[0])
+        if X.shape[0] - n_val < 1 or n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least one training and one validation "
+                f"sample; with {X.shape[0]} samples and validation_fraction="
+                f"{self.validation_fraction} there are not enough. Provide more data "
+                "or set early_stopping=False."
+            )
+        seed = rng.randint(np.iinfo(np.int32).max)
+        return train_test_split(X, Y, sample_weight, test_size=n_val, random_state=seed)
+
+    def _solver_options(self, monitor):
+        options = dict(
+            max_iter=self.max_iter,
+            goal=self.goal,
+            # With a validation set, tol/n_iter_no_change judge the validation
+            # loss (the monitor), as in scikit-learn, not the training loss.
+            tol=0.0 if monitor is not None else self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            min_grad=self.min_grad,
+            max_time=self.max_time,
+            callback=monitor,
+            verbose=self.verbose,
+        )
+        if self.solver == "lm":
+            options.update(mu_init=self.mu_init, mu_increase=self.mu_increase,
+                           mu_decrease=self.mu_decrease, mu_max=self.mu_max,
+                           damping=self.damping, mu_update=self.mu_update)
+        return options
+
+    def _set_fitted(self, mlp, backend, theta, result, monitor, loss, continuing):
+        params = mlp.unpack(theta)
+        self.coefs_ = [W.copy() for W, _ in params]
+        self.intercepts_ = [b.copy() for _, b in params]
+        self.n_outputs_ = mlp.n_outputs
+        self.n_layers_ = mlp.n_layers + 1
+        self.out_activation_ = "identity"
+        self.backend_ = backend.name
+        if not continuing:
+            self.n_iter_ = 0
+            self.loss_curve_ = []
+            self.mu_curve_ = []
+            self.validation_loss_curve_ = [] if monitor is not None else None
+            self.validation_scores_ = [] if monitor is not None else None
+        self.n_iter_ += result.n_iter
+        self.loss_curve_ = list(self.loss_curve_) + result.loss_curve
+        self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
+        self.loss_ = float(loss)
+        self.stop_reason_ = result.message
+        self._status = result.status
+        if monitor is not None:
+            self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses
+            self.validation_scores_ = list(self.validation_scores_ or []) + monitor.scores
+            self.best_validation_score_ = max(self.validation_scores_, default=None)
+            self.best_loss_ = None
+        else:
+            self.validation_loss_curve_ = None
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_, default=result.initial_loss)
+
+    def _warn(self, result):
+        status = result.status
+        where = f"after {result.n_iter} iterations"
+        if status == Status.MAX_ITER:
+            advice = ("Increase max_iter, or set max_time to train for a time budget."
+                      if not self.early_stopping else "Increase max_iter.")
+            msg = f"{result.message} The optimisation has not converged. {advice}"
+        elif status == Status.MU_MAX:
+            msg = (f"{result.message} ({where}). The loss cannot be lowered further "
+                   "from here: the fit has converged to the precision the damping "
+                   "allows, or is stuck in a poor local minimum. Scale inputs and "
+                   "targets (StandardScaler), try another random_state, or a "
+                   "larger network.")
+        elif status == Status.NON_FINITE:
+            msg = (f"{result.message} ({where}). Check the inputs and targets for "
+                   "huge values and scale them (StandardScaler).")
+        elif status == Status.INTERRUPTED:
+            msg = (f"{result.message} {where}. The estimator holds the "
+                   "best parameters found so far.")
+        elif status == Status.STEP_FAILED:
+            msg = f"{result.message} ({where})."
+        else:
+            return
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+
+    # -------------------------------------------------------------- predict
+    def predict(self, X):
+        """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        backend = NumpyBackend()
+        mlp = MLP((X.shape[1], *[W.shape[1] for W in self.coefs_]), self.activation)
+        params = list(zip(self.coefs_, self.intercepts_))
+        Y = mlp.predict(params, X.T, backend.xp).T
+        return Y.ravel() if self.n_outputs_ == 1 else Y
+
+    # ------------------------------------------------------------ protocol
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sklm_pickle_format"] = _PICKLE_FORMAT
+        state["_sklm_version"] = _version
+        return state
+
+    def __setstate__(self, state):
+        fmt = state.pop("_sklm_pickle_format", None)
+        version = state.pop("_sklm_version", "unknown")
+        if fmt is not None and fmt > _PICKLE_FORMAT:
+            raise ValueError(
+                f"This LMRegressor was saved by sklm {version} in pickle format {fmt}, "
+                f"newer than this sklm ({_version}) reads (format {_PICKLE_FORMAT}). "
+                "Upgrade sklm to load it."
+            )
+        super().__setstate__(state)
+
+
+def _weight_shapes(mlp):
+    return [(fi, fo) for *_, fi, fo in mlp.layout]

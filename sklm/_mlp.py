@@ -1,0 +1,169 @@
+"""A multi-layer perceptron as a function of one flat parameter vector.
+
+The model knows nothing of solvers: it computes outputs, and the derivatives of
+its outputs with respect to ``theta``. ``theta`` holds, layer by layer, the
+weight matrix (``fan_in x fan_out``, row-major, as scikit-learn's ``coefs_``)
+then the bias vector; Jacobian rows and gradients use the same order.
+
+Internally every array is *transposed*: a chunk of ``c`` samples is stored as
+``(features, c)``. The Jacobian is built as ``J^T`` of shape
+``(n_params, c * n_outputs)``, so each layer's block is one contiguous slab that
+a broadcast multiply fills in place, and ``J^T J`` is a single ``A @ A.T`` that
+NumPy hands to BLAS as a symmetric rank-k update.
+"""
+
+import numpy as np
+
+from ._activations import ACTIVATIONS
+
+
+class MLP:
+    """A fully connected network: hidden activation ``activation``, linear output.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_inputs, hidden_1, ..., hidden_h, n_outputs)``.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}
+        Activation of every hidden layer.
+    """
+
+    def __init__(self, layer_sizes, activation):
+        self.layer_sizes = tuple(int(s) for s in layer_sizes)
+        self.activation = ACTIVATIONS[activation]
+        self.n_layers = len(self.layer_sizes) - 1
+        self.n_outputs = self.layer_sizes[-1]
+        # (w_start, w_end, b_end, fan_in, fan_out) per layer
+        self.layout = []
+        offset = 0
+        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
+            w_end = offset + fan_in * fan_out
+            self.layout.append((offset, w_end, w_end + fan_out, fan_in, fan_out))
+            offset = w_end + fan_out
+        self.n_params = offset
+
+    # ------------------------------------------------------------------ layout
+    def unpack(self, theta):
+        """Views ``[(W_1, b_1), ..., (W_L, b_L)]`` into ``theta``."""
+        return [
+            (theta[w0:w1].reshape(fi, fo), theta[w1:b1])
+            for w0, w1, b1, fi, fo in self.layout
+        ]
+
+    def pack(self, coefs, intercepts):
+        """The flat vector of lists ``coefs`` and ``intercepts`` (NumPy)."""
+        parts = []
+        for W, b in zip(coefs, intercepts):
+            parts += [np.asarray(W, dtype=np.float64).ravel(), np.asarray(b).ravel()]
+        return np.concatenate(parts)
+
+    def weight_mask(self):
+        """Boolean mask of the entries of ``theta`` that are weights, not biases."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for w0, w1, _, _, _ in self.layout:
+            mask[w0:w1] = True
+        return mask
+
+    # ------------------------------------------------------------------- init
+    def init_params(self, rng, method="glorot"):
+        """Initial ``theta`` (NumPy, float64) drawn from ``rng``.
+
+        'glorot': weights ~ U(-s, s), s = sqrt(6 / (fan_in + fan_out)) (Glorot &
+        Bengio 2010; sqrt(2 / ...) for logistic units, as scikit-learn), zero
+        biases. 'nguyen-widrow': MATLAB's ``initnw`` for hidden layers (each
+        unit's weight vector rescaled to length 0.7 * H^(1/fan_in), biases
+        spread over the same range, inputs assumed roughly in [-1, 1]); the
+        linear output layer is Glorot-initialised.
+        """
+        theta = np.zeros(self.n_params)
+        factor = 2.0 if self.activation.name == "logistic" else 6.0
+        for layer, (w0, w1, b1, fi, fo) in enumerate(self.layout):
+            hidden = layer < self.n_layers - 1
+            if method == "nguyen-widrow" and hidden:
+                beta = 0.7 * fo ** (1.0 / fi)
+                W = rng.uniform(-1.0, 1.0, size=(fi, fo))
+                W *= beta / np.linalg.norm(W, axis=0, keepdims=True)
+                b = rng.uniform(-beta, beta, size=fo)
+            else:
+                bound = np.sqrt(factor / (fi + fo))
+                W = rng.uniform(-bound, bound, size=(fi, fo))
+                b = np.zeros(fo)
+            theta[w0:w1] = W.ravel()
+            theta[w1:b1] = b
+        return theta
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, params, Xt, xp):
+        """Layer outputs ``[A_0 = Xt, A_1, ..., A_L]``, each ``(width, c)``.
+
+        ``params`` is ``unpack(theta)``; ``Xt`` is a chunk of inputs, transposed.
+        """
+        acts = [Xt]
+        f = self.activation.f
+        for layer, (W, b) in enumerate(params):
+            Z = W.T @ acts[-1]
+            Z += b[:, None]
+            if layer < self.n_layers - 1:
+                f(Z, xp, out=Z)
+            acts.append(Z)
+        return acts
+
+    def predict(self, params, Xt, xp):
+        """Network outputs ``(n_outputs, c)`` for a transposed chunk ``Xt``."""
+        return self.forward(params, Xt, xp)[-1]
+
+    # ------------------------------------------------------------ derivatives
+    def _output_sensitivities(self, params, acts, row_scale, xp):
+        """``D_l[q, i, k] = row_scale[i] * d out[k, i] / d Z_l[q, i]`` per layer.
+
+        Back-propagated for all outputs at once: ``D_l`` has shape
+        ``(width_l, c, n_outputs)``; a matrix product per layer, no loop over
+        samples.
+        """
+        c = acts[0].shape[1]
+        k = self.n_outputs
+        D = xp.zeros((k, c, k), dtype=acts[-1].dtype)
+        for j in range(k):
+            D[j, :, j] = row_scale
+        deltas = [D]
+        d1 = self.activation.d1
+        for layer in range(self.n_layers - 1, 0, -1):
+            W = params[layer][0]
+            D = (W @ D.reshape(W.shape[1], c * k)).reshape(W.shape[0], c, k)
+            D *= d1(acts[layer], xp)[:, :, None]
+            deltas.append(D)
+        return deltas[::-1]
+
+    def jacobian_t(self, params, acts, row_scale, out, xp):
+        """Fill ``out`` (n_params, c * n_outputs) with ``J^T``.
+
+        ``J[(i, k), :] = row_scale[i] * d out[k, i] / d theta``: rows are
+        sample-major (sample ``i``, then output ``k``), matching a row-major
+        ``(c, n_outputs)`` residual array. ``out`` must be C-contiguous.
+        """
+        c = acts[0].shape[1]
+        k = self.n_outputs
+        deltas = self._output_sensitivities(params, acts, row_scale, xp)
+        for (w0, w1, b1, fi, fo), A, D in zip(self.layout, acts[:-1], deltas):
+            # dW[p, q] for row (i, k) = A[p, i] * D[q, i, k]
+            block = out[w0:w1].reshape(fi, fo, c, k)
+            xp.multiply(A[:, None, :, None], D[None], out=block)
+            out[w1:b1] = D.reshape(fo, c * k)
+        return out
+
+    def vjp(self, params, acts, G, xp):
+        """Gradient ``sum_{k,i} G[k, i] * d out[k, i] / d theta`` by back-propagation.
+
+        ``G`` has the shape of the network output, ``(n_outputs, c)``.
+        """
+        grad = xp.empty(self.n_params, dtype=G.dtype)
+        d1 = self.activation.d1
+        delta = G
+        for layer in range(self.n_layers - 1, -1, -1):
+            w0, w1, b1, fi, fo = self.layout[layer]
+            A = acts[layer]
+            grad[w0:w1] = (A @ delta.T).ravel()
+            grad[w1:b1] = delta.sum(axis=1)
+            if layer > 0:
+                delta = (params[layer][0] @ delta) * d1(A, xp)
+        return grad

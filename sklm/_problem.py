@@ -1,0 +1,185 @@
+"""Least-squares problems: what a solver sees.
+
+A problem exposes a parameter count and, at a parameter vector ``x``, the loss,
+its gradient, the Gauss-Newton normal equations and (where available) the exact
+Hessian. Solvers know nothing else about it: the same solver fits an MLP and a
+two-parameter curve.
+
+Every problem minimises a loss of the form ``loss(x) = ||r(x)||^2 / scale``
+(a mean of squared residuals, DESIGN.md), so the Gauss-Newton quantities are
+those of the sum of squares: ``J^T J`` and ``J^T r`` with ``J = dr/dx``, exactly
+the matrices of MATLAB's ``trainlm`` and of the tutorial, and the damping ``mu``
+of Levenberg-Marquardt has the same meaning as there. Gradients and Hessians
+are those of ``loss`` itself (the mean), so learning rates of first-order
+methods do not depend on the number of samples.
+"""
+
+import numpy as np
+
+__all__ = ["Problem", "MLPProblem"]
+
+
+class Problem:
+    """Interface of a least-squares problem ``loss(x) = ||r(x)||^2 / scale``.
+
+    Attributes
+    ----------
+    n_params : int
+    scale : float
+    n_samples : int or None
+        Number of rows a minibatch method may draw from, or None when the
+        problem cannot be split (first-order solvers then use full batches).
+    backend : Backend
+    """
+
+    n_params = 0
+    scale = 1.0
+    n_samples = None
+    backend = None
+
+    def loss(self, x):
+        """The loss at ``x`` (a Python float)."""
+        raise NotImplementedError
+
+    def gradient(self, x, batch=None):
+        """``(loss, gradient of loss)``; on the rows ``batch`` if given."""
+        raise NotImplementedError
+
+    def normal_equations(self, x):
+        """``(loss, J^T J, J^T r)`` at ``x``."""
+        raise NotImplementedError
+
+    def hessian(self, x):
+        """``(loss, gradient, exact Hessian of loss)`` at ``x``."""
+        raise NotImplementedError(f"{type(self).__name__} has no exact Hessian.")
+
+
+def chunk_bounds(n_rows, chunk_size):
+    """``[(start, stop), ...]`` covering ``range(n_rows)`` in chunks."""
+    chunk_size = max(1, int(chunk_size))
+    return [(i, min(i + chunk_size, n_rows)) for i in range(0, n_rows, chunk_size)]
+
+
+class MLPProblem(Problem):
+    """The training loss of an :class:`~sklm._mlp.MLP` on weighted data.
+
+    ``loss = sum_i w_i ||y_i - f(x_i)||^2 / (sum_i w_i * k) + alpha ||W||^2 / sum_i w_i``
+
+    with ``k`` outputs and ``W`` all weights (not biases). With unit weights this
+    is DESIGN.md's loss; normalising the penalty by ``sum w`` rather than the
+    row count makes integer weights exactly equivalent to repeated rows. In
+    least-squares form the penalty is one more block of residuals
+    ``sqrt(alpha * k) * W`` and ``scale = k * sum w``.
+
+    Rows are processed in chunks of ``chunk_size`` samples, so the Jacobian is
+    never held whole: memory is ``O(chunk_size * k * n_params + n_params^2)``.
+    """
+
+    def __init__(self, mlp, X, Y, sample_weight, alpha, backend, chunk_size):
+        xp = backend.xp
+        self.mlp = mlp
+        self.backend = backend
+        self.xp = xp
+        self.n_params = mlp.n_params
+        self.n_samples = X.shape[0]
+        self.n_outputs = Y.shape[1]
+        self.Xt = backend.asarray(X.T)
+        self.Yt = backend.asarray(Y.T)
+        w = backend.asarray(sample_weight)
+        self.w = w
+        self.sqrt_w = xp.sqrt(w)
+        self.sum_w = float(w.sum())
+        self.scale = self.sum_w * self.n_outputs
+        self.penalty = float(alpha) * self.n_outputs
+        self.mask = backend.asarray(mlp.weight_mask(), dtype=bool)
+        self.chunk_size = int(chunk_size)
+        self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
+        self._jt_buffer = None
+
+    # ---------------------------------------------------------------- helpers
+    def _penalty_sse(self, x):
+        if self.penalty == 0.0:
+            return 0.0
+        W = x[self.mask]
+        return self.penalty * float(W @ W)
+
+    def _weighted_errors(self, params, i0, i1):
+        """Forward pass on rows ``i0:i1``: layer outputs and ``sqrt(w) * (y - f)``."""
+        acts = self.mlp.forward(params, self.Xt[:, i0:i1], self.xp)
+        E = self.Yt[:, i0:i1] - acts[-1]
+        E *= self.sqrt_w[i0:i1]
+        return acts, E
+
+    # -------------------------------------------------------------- interface
+    def loss(self, x):
+        params = self.mlp.unpack(x)
+        sse = 0.0
+        for i0, i1 in self.chunks:
+            _, E = self._weighted_errors(params, i0, i1)
+            sse += self.xp.vdot(E, E)
+        return (float(sse) + self._penalty_sse(x)) / self.scale
+
+    def gradient(self, x, batch=None):
+        xp = self.xp
+        params = self.mlp.unpack(x)
+        if batch is None:
+            pieces = [(self.Xt[:, i0:i1], self.Yt[:, i0:i1], self.w[i0:i1])
+                      for i0, i1 in self.chunks]
+            scale = self.scale
+        else:
+            pieces = [(self.Xt[:, batch], self.Yt[:, batch], self.w[batch])]
+            scale = float(pieces[0][2].sum()) * self.n_outputs
+        sse = 0.0
+        grad = xp.zeros(self.n_params, dtype=self.Xt.dtype)
+        for Xt, Yt, w in pieces:
+            acts = self.mlp.forward(params, Xt, xp)
+            E = Yt - acts[-1]
+            WE = E * w
+            sse += xp.vdot(E, WE)
+            grad += self.mlp.vjp(params, acts, -2.0 * WE, xp)
+        # The penalty's share is normalised by the whole data's weight, so a
+        # minibatch gradient is an unbiased estimate of the full one.
+        grad *= 1.0 / scale
+        if self.penalty:
+            grad += (2.0 * self.penalty / self.scale) * (x * self.mask)
+        loss = (float(sse) * self.scale / scale + self._penalty_sse(x)) / self.scale
+        return loss, grad
+
+    def normal_equations(self, x):
+        xp = self.xp
+        n = self.n_params
+        k = self.n_outputs
+        params = self.mlp.unpack(x)
+        if self._jt_buffer is None:
+            rows = min(self.chunk_size, self.n_samples) * k
+            self._jt_buffer = xp.empty(n * rows, dtype=self.Xt.dtype)
+        JtJ = None
+        Jtr = xp.zeros(n, dtype=self.Xt.dtype)
+        sse = 0.0
+        for i0, i1 in self.chunks:
+            acts, E = self._weighted_errors(params, i0, i1)
+            sse += xp.vdot(E, E)
+            Jt = self._jt_buffer[: n * (i1 - i0) * k].reshape(n, (i1 - i0) * k)
+            # r = sqrt(w) (y - f), so dr/dx = -sqrt(w) df/dx.
+            self.mlp.jacobian_t(params, acts, -self.sqrt_w[i0:i1], Jt, xp)
+            # Jt @ Jt.T on one buffer: NumPy and CuPy call BLAS syrk.
+            if JtJ is None:
+                JtJ = Jt @ Jt.T
+            else:
+                JtJ += Jt @ Jt.T
+            # rows of Jt are (sample, output) pairs: E.T row-major matches.
+            Jtr += Jt @ E.T.ravel()
+        if self.penalty:
+            idx = xp.arange(n)[self.mask]
+            JtJ[idx, idx] += self.penalty
+            Jtr += self.penalty * (x * self.mask)
+        loss = (float(sse) + self._penalty_sse(x)) / self.scale
+        return loss, JtJ, Jtr
+
+    def predict(self, x, X):
+        """Network outputs ``(m, k)`` for host or device inputs ``X``."""
+        params = self.mlp.unpack(x)
+        Xt = self.backend.asarray(X.T)
+        out = [self.mlp.predict(params, Xt[:, i0:i1], self.xp).T
+               for i0, i1 in chunk_bounds(X.shape[0], self.chunk_size)]
+        return self.xp.concatenate(out, axis=0)

@@ -1,0 +1,14 @@
+"""The one module that imports scikit-learn's private API.
+
+scikit-learn moves private helpers between releases; keeping every such import
+here means a new release is absorbed in one file (the habit of
+imbalanced-learn's ``utils/_sklearn_compat.py``). sklm requires
+scikit-learn >= 1.6, the first release with public ``validate_data`` and
+``__sklearn_tags__``.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
+
+__all__ = ["get_chunk_n_rows", "Hidden", "Interval", "Options", "StrOptions", "_fit_context"]

@@ -1,0 +1,273 @@
+"""What every solver shares: statuses, the result object and the run loop.
+
+A solver is a template method (like scikit-learn's ``NewtonSolver``)::
+
+    state = solver.init(problem, x0)          # first evaluation
+    while not stopped:
+        info = solver.step(problem, state)    # one iteration, may set a status
+        record; callback(info); check stopping criteria; print a verbose row
+    return SolverResult
+
+``step`` does the method's own work (a damped Gauss-Newton step, an epoch of
+Adam, ...); everything else - stopping rules, history, verbose table, callbacks,
+interruption - lives here, once, so every solver behaves the same way.
+"""
+
+import enum
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES"]
+
+
+class Status(enum.IntEnum):
+    """Why a solver stopped. Positive values are successes."""
+
+    MAX_ITER = 0
+    GOAL = 1
+    TOL = 2
+    MIN_GRAD = 3
+    MAX_TIME = 4
+    CALLBACK = 5
+    MU_MAX = -1
+    NON_FINITE = -2
+    STEP_FAILED = -3
+    INTERRUPTED = -4
+
+
+MESSAGES = {
+    Status.MAX_ITER: "The maximum number of iterations (max_iter={max_iter}) was reached.",
+    Status.GOAL: "The loss reached the goal (goal={goal:g}).",
+    Status.TOL: (
+        "The loss improved by less than tol={tol:g} (relative) for "
+        "n_iter_no_change={n_iter_no_change} consecutive iterations."
+    ),
+    Status.MIN_GRAD: "The gradient norm fell below min_grad={min_grad:g}.",
+    Status.MAX_TIME: "The time budget (max_time={max_time:g} s) was spent.",
+    Status.CALLBACK: "Stopped by the callback.",
+    Status.MU_MAX: (
+        "The damping mu exceeded mu_max={mu_max:g} without finding a step that "
+        "lowers the loss."
+    ),
+    Status.NON_FINITE: "The loss or gradient at the current point is not finite.",
+    Status.STEP_FAILED: "No step that lowers the loss could be found.",
+    Status.INTERRUPTED: "Training was interrupted (KeyboardInterrupt).",
+}
+
+
+@dataclass
+class IterationInfo:
+    """What one iteration reports to the run loop, callbacks and the table.
+
+    ``extras`` is for callbacks that compute more per iteration (a validation
+    monitor writes its validation loss there); the verbose table shows it.
+    """
+
+    iteration: int
+    x: object
+    loss: float
+    grad_norm: float = math.nan
+    mu: float = math.nan
+    elapsed: float = 0.0
+    status: Status | None = None
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class SolverResult:
+    """The outcome of a solver run.
+
+    Attributes
+    ----------
+    x : array
+        The final parameters (on the problem's backend).
+    loss : float
+        The loss at ``x``.
+    n_iter : int
+        Iterations performed (accepted steps for damped methods; epochs for
+        stochastic ones).
+    status : Status
+    message : str
+    success : bool
+        True when the solver stopped on a success criterion (goal, tol,
+        min_grad) or was stopped by its callback.
+    loss_curve, mu_curve, grad_norm_curve, time_curve : list of float
+        Per iteration, after the iteration.
+    initial_loss : float
+    """
+
+    x: object
+    loss: float
+    n_iter: int
+    status: Status
+    message: str
+    success: bool
+    initial_loss: float
+    loss_curve: list = field(default_factory=list)
+    mu_curve: list = field(default_factory=list)
+    grad_norm_curve: list = field(default_factory=list)
+    time_curve: list = field(default_factory=list)
+
+
+class _Table:
+    """The fixed-width ``verbose`` table: a header once, then one row per iteration."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.extra_keys = None
+
+    def row(self, info):
+        if self.extra_keys is None:
+            self.extra_keys = list(info.extras)
+            cols = ["Iteration", "Loss"] + [k.replace("_", " ").title() for k in self.extra_keys]
+            cols += ["Mu", "Grad norm", "Time (s)"]
+            print(f"{cols[0]:>9}" + "".join(f"{c:>14}" for c in cols[1:]), file=self.stream)
+        vals = [info.loss] + [info.extras.get(k, math.nan) for k in self.extra_keys]
+        vals += [info.mu, info.grad_norm]
+        print(
+            f"{info.iteration:>9d}" + "".join(f"{v:>14.6e}" for v in vals)
+            + f"{info.elapsed:>14.3f}",
+            file=self.stream,
+        )
+
+
+class Solver:
+    """Base class: stopping criteria and the run loop.
+
+    Parameters
+    ----------
+    max_iter : int
+    goal : float
+        Stop when the loss is at or below ``goal``.
+    tol : float
+        Stop when the loss has not improved by at least ``tol * best_loss`` for
+        ``n_iter_no_change`` consecutive iterations. 0 disables it.
+    n_iter_no_change : int
+    min_grad : float
+        Stop when the gradient norm of the loss falls below ``min_grad``.
+    max_time : float or None
+        Wall-clock budget in seconds.
+    callback : callable or None
+        ``callback(info: IterationInfo) -> bool``; returning True stops the run.
+        A callback may raise ``KeyboardInterrupt``; the run then ends with
+        status INTERRUPTED and the current parameters.
+    verbose : bool or int
+    stream : file, default sys.stdout
+    """
+
+    name = "base"
+
+    def __init__(self, *, max_iter=1000, goal=0.0, tol=0.0, n_iter_no_change=10,
+                 min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None):
+        self.max_iter = max_iter
+        self.goal = goal
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.min_grad = min_grad
+        self.max_time = max_time
+        self.callback = callback
+        self.verbose = verbose
+        self.stream = stream
+
+    # -------------------------------------------------------------- subclass
+    def init(self, problem, x0):
+        """Evaluate the start; return the solver state (with ``.x`` and ``.loss``)."""
+        raise NotImplementedError
+
+    def step(self, problem, state, iteration):
+        """One iteration from ``state`` (updated in place); return an IterationInfo."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ loop
+    def message(self, status):
+        return MESSAGES[status].format(**{
+            k: getattr(self, k, math.nan) for k in
+            ("max_iter", "goal", "tol", "n_iter_no_change", "min_grad", "max_time", "mu_max")
+        })
+
+    def run(self, problem, x0):
+        """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`."""
+        start = time.perf_counter()
+        table = _Table(self.stream or sys.stdout) if self.verbose else None
+        history = {"loss": [], "mu": [], "grad": [], "time": []}
+        state = self.init(problem, x0)
+        initial_loss = state.loss
+        best = state.loss
+        no_improvement = 0
+        iteration = 0
+        status = None
+        if not math.isfinite(state.loss):
+            status = Status.NON_FINITE
+        elif state.loss <= self.goal:
+            status = Status.GOAL
+        while status is None and iteration < self.max_iter:
+            try:
+                info = self.step(problem, state, iteration + 1)
+                if info.status is not None and info.status < 0:
+                    # The method could not move (damping capped, no finite step):
+                    # stop at the last accepted point without recording an iteration.
+                    status = info.status
+                    break
+                iteration += 1
+                info.elapsed = time.perf_counter() - start
+                stop_requested = bool(self.callback(info)) if self.callback else False
+            except KeyboardInterrupt:
+                status = Status.INTERRUPTED
+                break
+            history["loss"].append(info.loss)
+            history["mu"].append(info.mu)
+            history["grad"].append(info.grad_norm)
+            history["time"].append(info.elapsed)
+            if table is not None:
+                table.row(info)
+            if info.status is not None:
+                status = info.status
+            elif not math.isfinite(info.loss):
+                status = Status.NON_FINITE
+            elif info.loss <= self.goal:
+                status = Status.GOAL
+            elif info.grad_norm < self.min_grad:
+                status = Status.MIN_GRAD
+            elif stop_requested:
+                status = Status.CALLBACK
+            elif self.max_time is not None and info.elapsed >= self.max_time:
+                status = Status.MAX_TIME
+            if status is None and self.tol > 0:
+                if info.loss > best - self.tol * abs(best):
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                if no_improvement >= self.n_iter_no_change:
+                    status = Status.TOL
+            best = min(best, info.loss)
+        if status is None:
+            status = Status.MAX_ITER
+        message = self.message(status)
+        if self.verbose:
+            print(message, file=self.stream or sys.stdout)
+        return SolverResult(
+            x=state.x,
+            loss=state.loss,
+            n_iter=iteration,
+            status=status,
+            message=message,
+            success=status in (Status.GOAL, Status.TOL, Status.MIN_GRAD, Status.CALLBACK),
+            initial_loss=initial_loss,
+            loss_curve=history["loss"],
+            mu_curve=history["mu"],
+            grad_norm_curve=history["grad"],
+            time_curve=history["time"],
+        )
+
+
+def norm(xp, v):
+    """Euclidean norm of a backend vector, as a Python float."""
+    return float(xp.sqrt(xp.vdot(v, v)))
+
+
+def finite(x):
+    return bool(np.isfinite(x))

@@ -1,0 +1,117 @@
+"""Every derivative against central finite differences."""
+
+import numpy as np
+import pytest
+
+from sklm._activations import ACTIVATIONS
+from sklm._backend import NumpyBackend
+from sklm._mlp import MLP
+from sklm._problem import MLPProblem
+
+ACTS = sorted(ACTIVATIONS)
+
+
+def make_problem(rng, activation, n_outputs=1, weighted=False, alpha=0.0, chunk=7,
+                 sizes=(3, 5, 4)):
+    m = 23
+    mlp = MLP((sizes[0], *sizes[1:], n_outputs), activation)
+    X = rng.normal(size=(m, sizes[0]))
+    Y = rng.normal(size=(m, n_outputs))
+    w = rng.uniform(0.2, 3.0, size=m) if weighted else np.ones(m)
+    theta = mlp.init_params(np.random.RandomState(0)) + 0.3 * rng.normal(size=mlp.n_params)
+    problem = MLPProblem(mlp, X, Y, w, alpha, NumpyBackend(), chunk)
+    return problem, theta
+
+
+def residuals(problem, theta):
+    """Stacked least-squares residuals r(x), with ||r||^2 / scale == loss."""
+    mlp = problem.mlp
+    out = mlp.predict(mlp.unpack(theta), problem.Xt, np)  # (k, m)
+    r = (problem.sqrt_w * (problem.Yt - out)).T.ravel()
+    pen = np.sqrt(problem.penalty) * theta[problem.mask]
+    return np.concatenate([r, pen])
+
+
+def fd_jacobian(f, theta, h=1e-6):
+    cols = []
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = h
+        cols.append((f(theta + e) - f(theta - e)) / (2 * h))
+    return np.stack(cols, axis=-1)
+
+
+def rel_err(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("alpha", [0.0, 0.37])
+def test_normal_equations_match_finite_differences(rng, activation, n_outputs, weighted, alpha):
+    problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
+    J = fd_jacobian(lambda t: residuals(problem, t), theta)
+    r = residuals(problem, theta)
+    loss, JtJ, Jtr = problem.normal_equations(theta)
+    assert loss == pytest.approx(r @ r / problem.scale, rel=1e-12)
+    assert loss == pytest.approx(problem.loss(theta), rel=1e-12)
+    assert rel_err(JtJ, J.T @ J) < 1e-6
+    assert rel_err(Jtr, J.T @ r) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_model_jacobian_matches_finite_differences(rng, activation, n_outputs):
+    """The raw Jacobian of the network outputs, rows (sample, output)."""
+    problem, theta = make_problem(rng, activation, n_outputs, chunk=100)
+    mlp = problem.mlp
+    m = problem.n_samples
+
+    def outputs(t):
+        return mlp.predict(mlp.unpack(t), problem.Xt, np).T.ravel()
+
+    J_fd = fd_jacobian(outputs, theta)
+    acts = mlp.forward(mlp.unpack(theta), problem.Xt, np)
+    Jt = np.empty((mlp.n_params, m * n_outputs))
+    mlp.jacobian_t(mlp.unpack(theta), acts, np.ones(m), Jt, np)
+    assert rel_err(Jt.T, J_fd) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("alpha", [0.0, 0.37])
+def test_gradient_matches_finite_differences(rng, activation, n_outputs, weighted, alpha):
+    problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
+    loss, g = problem.gradient(theta)
+    g_fd = fd_jacobian(lambda t: np.array([problem.loss(t)]), theta)[0]
+    assert loss == pytest.approx(problem.loss(theta), rel=1e-12)
+    assert rel_err(g, g_fd) < 1e-6
+    # the Gauss-Newton form gives the same gradient: 2 J^T r / scale
+    _, _, Jtr = problem.normal_equations(theta)
+    assert rel_err(2 * Jtr / problem.scale, g) < 1e-10
+
+
+def test_chunking_does_not_change_normal_equations(rng):
+    p1, theta = make_problem(rng, "tanh", 2, True, 0.1, chunk=1)
+    p2, _ = make_problem(np.random.default_rng(12345), "tanh", 2, True, 0.1, chunk=1000)
+    p2 = MLPProblem(p1.mlp, p1.Xt.T, p1.Yt.T, p1.w, 0.1, NumpyBackend(), 1000)
+    a, b = p1.normal_equations(theta), p2.normal_equations(theta)
+    assert a[0] == pytest.approx(b[0], rel=1e-13)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-12, atol=1e-14)
+
+
+def test_minibatch_gradients_average_to_the_full_gradient(rng):
+    """Batch gradients weighted by each batch's share of the weight give the full one."""
+    problem, theta = make_problem(rng, "tanh", 2, True, 0.2)
+    _, g = problem.gradient(theta)
+    zero = np.zeros_like(theta)
+    pen = 2 * problem.penalty / problem.scale * (theta * problem.mask)
+    batches = np.array_split(rng.permutation(problem.n_samples), 4)
+    total = zero.copy()
+    for b in batches:
+        share = problem.w[b].sum() / problem.w.sum()
+        total += share * (problem.gradient(theta, batch=b)[1] - pen)
+    np.testing.assert_allclose(total + pen, g, rtol=1e-10, atol=1e-14)
