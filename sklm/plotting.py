@@ -1,0 +1,148 @@
+"""Plots of a training record: the picture MATLAB users know from ``plotperform``.
+
+This module needs matplotlib, the optional ``plot`` extra
+(``pip install sklm[plot]``). ``import sklm`` never imports it, and neither
+does ``import sklm.plotting``: matplotlib is imported when a function here is
+called.
+"""
+
+import numpy as np
+
+__all__ = ["plot_performance"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:
+        raise ImportError(
+            "sklm.plotting needs matplotlib, which is not installed. "
+            "Install it with `pip install sklm[plot]` (or `pip install matplotlib`)."
+        ) from exc
+    return plt
+
+
+def _training_record(estimator):
+    """The fitted :class:`~sklm.LMRegressor` inside ``estimator``.
+
+    Looks through a Pipeline (last step), a TransformedTargetRegressor
+    (``regressor_``) and a fitted search (``best_estimator_``).
+    """
+    seen = estimator
+    for _ in range(10):
+        if hasattr(seen, "loss_curve_"):
+            return seen
+        if hasattr(seen, "best_estimator_"):
+            seen = seen.best_estimator_
+        elif hasattr(seen, "regressor_"):
+            seen = seen.regressor_
+        elif hasattr(seen, "steps"):
+            seen = seen.steps[-1][1]
+        else:
+            break
+    raise ValueError(
+        f"{type(estimator).__name__} has no training record (loss_curve_): pass a "
+        "fitted LMRegressor, or a fitted Pipeline, TransformedTargetRegressor or "
+        "search whose final estimator is one."
+    )
+
+
+def _best_iteration(estimator):
+    """1-based iteration of the returned parameters' record, and its curve name."""
+    val = getattr(estimator, "validation_loss_curve_", None)
+    if val:
+        return int(np.nanargmin(np.asarray(val, dtype=float))) + 1, "validation"
+    curve = np.asarray(estimator.loss_curve_, dtype=float)
+    if curve.size == 0 or not np.isfinite(curve).any():
+        return None, None
+    return int(np.nanargmin(curve)) + 1, "train"
+
+
+def plot_performance(estimator, ax=None, *, label=None, mu=True):
+    """Plot training and validation loss against iteration, best iteration marked.
+
+    The figure of MATLAB's ``plotperform``: the training loss
+    (``loss_curve_``) and, when the model was fitted with
+    ``early_stopping=True``, the validation loss (``validation_loss_curve_``)
+    on a logarithmic axis, a circle at the best iteration (lowest validation
+    loss, else lowest training loss), and the damping ``mu`` (``mu_curve_``)
+    on a second logarithmic axis at the right when it was recorded (it is for
+    Levenberg-Marquardt).
+
+    Parameters
+    ----------
+    estimator : fitted LMRegressor, or a fitted meta-estimator around one
+        A Pipeline (its last step), a TransformedTargetRegressor
+        (``regressor_``) or a fitted search (``best_estimator_``) is looked
+        through. Losses are in the units the regressor was trained in: scaled
+        targets give scaled losses.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None. Call again with the same
+        ``ax`` (and ``label``) to compare several fits.
+    label : str, default=None
+        Prefix of the legend entries, e.g. the solver's name.
+    mu : bool, default=True
+        Draw ``mu`` on a twin axis when the record has finite values.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes of the losses. The ``mu`` axis, when drawn, is its twin
+        (``ax.figure.axes``).
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed (``pip install sklm[plot]``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklm import LMRegressor
+    >>> from sklm.plotting import plot_performance
+    >>> X = np.linspace(-1, 1, 100).reshape(-1, 1)
+    >>> model = LMRegressor((5,), max_iter=20, early_stopping=True,
+    ...                     random_state=0).fit(X, np.sin(3 * X).ravel())
+    >>> ax = plot_performance(model)
+    >>> ax.get_yscale()
+    'log'
+    """
+    plt = _pyplot()
+    est = _training_record(estimator)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    prefix = f"{label} " if label else ""
+    train = np.asarray(est.loss_curve_, dtype=float)
+    iterations = np.arange(1, train.size + 1)
+    (line,) = ax.plot(iterations, train, label=f"{prefix}train")
+    val = getattr(est, "validation_loss_curve_", None)
+    if val:
+        val = np.asarray(val, dtype=float)
+        ax.plot(np.arange(1, val.size + 1), val, linestyle="--", color=line.get_color(),
+                label=f"{prefix}validation")
+    best, which = _best_iteration(est)
+    if best is not None:
+        curve = val if which == "validation" else train
+        ax.plot([best], [curve[best - 1]], "o", markersize=8, markerfacecolor="none",
+                color=line.get_color(),
+                label=f"{prefix}best: {curve[best - 1]:.3g} at iteration {best}")
+    if np.any(np.isfinite(train) & (train > 0)):
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean squared error")
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+
+    mu_curve = np.asarray(getattr(est, "mu_curve_", None) or [], dtype=float)
+    if mu and mu_curve.size and np.any(np.isfinite(mu_curve) & (mu_curve > 0)):
+        mu_ax = ax.twinx()
+        (mu_line,) = mu_ax.plot(np.arange(1, mu_curve.size + 1), mu_curve, color="0.6",
+                                linewidth=0.8, label=f"{prefix}mu")
+        mu_ax.set_yscale("log")
+        mu_ax.set_ylabel("damping mu")
+        handles.append(mu_line)
+        labels.append(mu_line.get_label())
+    ax.legend(handles, labels, loc="best", fontsize="small")
+    return ax

@@ -1,0 +1,103 @@
+"""sklm.plotting: the training-record figure, and matplotlib staying optional."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklm import LMRegressor
+from sklm.plotting import plot_performance
+
+
+def _fit(**params):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(120, 2))
+    y = np.sin(3 * X[:, 0]) * X[:, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LMRegressor((5,), max_iter=15, random_state=0, **params).fit(X, y), X, y
+
+
+def test_import_sklm_does_not_import_matplotlib():
+    code = ("import sys, sklm, sklm.plotting; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    # A None entry in sys.modules makes `import matplotlib` raise ImportError.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    model, _, _ = _fit()
+    with pytest.raises(ImportError, match=r"pip install sklm\[plot\]"):
+        plot_performance(model)
+
+
+@pytest.fixture
+def plt():
+    mpl = pytest.importorskip("matplotlib", reason="matplotlib is not installed (sklm[plot])")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def test_early_stopping_record(plt):
+    model, _, _ = _fit(early_stopping=True, validation_fraction=0.3)
+    ax = plot_performance(model, label="LM")
+    assert ax.get_yscale() == "log"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["LM train"].get_ydata(), model.loss_curve_)
+    np.testing.assert_allclose(lines["LM validation"].get_ydata(),
+                               model.validation_loss_curve_)
+    best = int(np.argmin(model.validation_loss_curve_)) + 1
+    (marker,) = [line for label, line in lines.items() if label.startswith("LM best")]
+    assert list(marker.get_xdata()) == [best]
+    assert f"at iteration {best}" in marker.get_label()
+    # mu on a twin axis, log scale, with the recorded values
+    assert len(ax.figure.axes) == 2
+    mu_ax = ax.figure.axes[1]
+    assert mu_ax.get_yscale() == "log"
+    np.testing.assert_allclose(mu_ax.get_lines()[0].get_ydata(), model.mu_curve_)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "LM mu" in legend and "LM validation" in legend
+
+
+def test_without_validation_marks_lowest_training_loss(plt):
+    model, _, _ = _fit()
+    ax = plot_performance(model, mu=False)
+    assert len(ax.figure.axes) == 1
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "train" in labels and "validation" not in labels
+    best = int(np.argmin(model.loss_curve_)) + 1
+    assert any(label.endswith(f"at iteration {best}") for label in labels)
+
+
+def test_draws_on_given_axes_and_looks_through_meta_estimators(plt):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(80, 2))
+    y = 10 + 5 * X[:, 0] * X[:, 1]
+    model = TransformedTargetRegressor(
+        regressor=make_pipeline(StandardScaler(), LMRegressor((4,), max_iter=10, random_state=0)),
+        transformer=StandardScaler(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    fig, ax = plt.subplots()
+    assert plot_performance(model, ax=ax, label="a", mu=False) is ax
+    assert plot_performance(model, ax=ax, label="b", mu=False) is ax
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "a train" in labels and "b train" in labels
+
+
+def test_unfitted_or_foreign_estimator_is_a_clear_error(plt):
+    with pytest.raises(ValueError, match="no training record"):
+        plot_performance(StandardScaler())
