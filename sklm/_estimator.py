@@ -55,8 +55,16 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
         Hidden-layer activation; the output layer is linear. ``tanh`` is
         trainlm's ``tansig``: smooth, as the Gauss-Newton model assumes.
-    solver : {'lm'}, default='lm'
-        The optimiser. 'lm' is Levenberg-Marquardt.
+    solver : {'lm', 'gauss-newton', 'newton', 'sgd', 'adam'}, default='lm'
+        The optimiser. 'lm': Levenberg-Marquardt (uses the ``mu_*``,
+        ``damping`` and ``mu_update`` parameters). 'gauss-newton': undamped
+        Gauss-Newton steps with a step-halving safeguard that acts only when
+        the full step fails. 'newton': the exact Hessian (including the
+        residual-curvature term Gauss-Newton drops), damped like LM where it is
+        not positive definite (uses ``mu_*``; ``mu_init=0`` takes pure steps);
+        it costs ``O(m n^2)`` memory-bound work per iteration, so keep networks
+        small. 'sgd', 'adam': first-order methods; one iteration is one epoch
+        over minibatches of ``batch_size``.
     alpha : float, default=0.0
         L2 penalty on the weights. ``trainlm`` has none, and surrogate models
         that must reach device precision rarely want one.
@@ -115,7 +123,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     verbose : bool or int, default=False
         Print a table of the iterations.
     warm_start : bool, default=False
-        Start from the fitted weights of the previous call to ``fit``.
+        Start from the fitted weights of the previous call to ``fit``; the
+        curves and ``n_iter_`` continue.
+    learning_rate_init : float, default=1e-3
+        Step size of 'sgd' and 'adam', for the gradient of the mean loss.
+    batch_size : int or None, default=None
+        Minibatch size of 'sgd' and 'adam'. None is the full batch (one step
+        per epoch, deterministic), unlike MLPRegressor's ``'auto'`` (200).
+    shuffle : bool, default=True
+        Shuffle the rows every epoch ('sgd', 'adam' with minibatches).
+    momentum : float, default=0.9
+        Momentum of 'sgd'; 0 is plain gradient descent.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for 'sgd'.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decay rates and denominator guard.
 
     Attributes
     ----------
@@ -193,6 +215,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "shuffle": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -222,6 +252,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         random_state=None,
         verbose=False,
         warm_start=False,
+        learning_rate_init=1e-3,
+        batch_size=None,
+        shuffle=True,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -247,6 +285,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -320,7 +366,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                                         backend.asarray(w_val), self.tol,
                                         self.n_iter_no_change, backend.xp)
 
-        solver = SOLVERS[self.solver](**self._solver_options(monitor))
+        solver = SOLVERS[self.solver](**self._solver_options(monitor, rng))
         result = solver.run(problem, backend.asarray(theta0))
 
         x = result.x
@@ -353,7 +399,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         seed = rng.randint(np.iinfo(np.int32).max)
         return train_test_split(X, Y, sample_weight, test_size=n_val, random_state=seed)
 
-    def _solver_options(self, monitor):
+    def _solver_options(self, monitor, rng):
         options = dict(
             max_iter=self.max_iter,
             goal=self.goal,
@@ -366,10 +412,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             callback=monitor,
             verbose=self.verbose,
         )
-        if self.solver == "lm":
-            options.update(mu_init=self.mu_init, mu_increase=self.mu_increase,
-                           mu_decrease=self.mu_decrease, mu_max=self.mu_max,
-                           damping=self.damping, mu_update=self.mu_update)
+        # Each solver names the estimator parameters it uses.
+        for name in SOLVERS[self.solver].options:
+            options[name] = rng if name == "random_state" else getattr(self, name)
         return options
 
     def _set_fitted(self, mlp, backend, theta, result, monitor, loss, continuing):

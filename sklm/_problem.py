@@ -16,7 +16,9 @@ methods do not depend on the number of samples.
 
 import numpy as np
 
-__all__ = ["Problem", "MLPProblem"]
+from ._mlp_hessian import mlp_curvature
+
+__all__ = ["Problem", "MLPProblem", "FunctionProblem"]
 
 
 class Problem:
@@ -127,6 +129,7 @@ class MLPProblem(Problem):
                       for i0, i1 in self.chunks]
             scale = self.scale
         else:
+            batch = xp.asarray(batch)
             pieces = [(self.Xt[:, batch], self.Yt[:, batch], self.w[batch])]
             scale = float(pieces[0][2].sum()) * self.n_outputs
         sse = 0.0
@@ -176,10 +179,114 @@ class MLPProblem(Problem):
         loss = (float(sse) + self._penalty_sse(x)) / self.scale
         return loss, JtJ, Jtr
 
-    def predict(self, x, X):
-        """Network outputs ``(m, k)`` for host or device inputs ``X``."""
+    def hessian(self, x):
+        """``(loss, gradient, Hessian)`` of the loss, exactly.
+
+        ``H = 2 / scale * (J^T J - sum_{i,k} w_i e_ik Hessian(f_ik))`` plus the
+        penalty's ``2 alpha k / scale`` on the weights' diagonal: the
+        Gauss-Newton matrix plus the residual-curvature term Gauss-Newton
+        drops. The curvature term is computed per chunk of samples sized so
+        its tangents take about ``hessian_memory`` bytes.
+        """
+        xp = self.xp
+        loss, JtJ, Jtr = self.normal_equations(x)
         params = self.mlp.unpack(x)
-        Xt = self.backend.asarray(X.T)
-        out = [self.mlp.predict(params, Xt[:, i0:i1], self.xp).T
-               for i0, i1 in chunk_bounds(X.shape[0], self.chunk_size)]
-        return self.xp.concatenate(out, axis=0)
+        n = self.n_params
+        widths = sum(self.mlp.layer_sizes)
+        rows = max(1, int(self.hessian_memory // (8 * 4 * n * widths)))
+        S = xp.zeros((n, n), dtype=JtJ.dtype)
+        for i0, i1 in chunk_bounds(self.n_samples, min(rows, self.chunk_size)):
+            acts, E = self._weighted_errors(params, i0, i1)
+            # C = w * e: E already holds sqrt(w) * e
+            S += mlp_curvature(self.mlp, params, acts, E * self.sqrt_w[i0:i1], xp)
+        H = (JtJ - S) * (2.0 / self.scale)
+        return loss, 2.0 * Jtr / self.scale, H
+
+    hessian_memory = 256 * 2**20
+
+
+class FunctionProblem(Problem):
+    """A user's residual function: ``loss(x) = mean(fun(x) ** 2)``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (m,)`` residuals.
+    jac : callable or None
+        ``jac(x) -> (m, n)``, the Jacobian of ``fun``. None: central finite
+        differences (``2 n`` evaluations of ``fun``, steps ``eps^(1/3) * max(1, |x_j|)``).
+    hess : callable or None
+        ``hess(x) -> (n, n)``, the Hessian of the *loss*. None: central finite
+        differences of the analytic gradient ``2 J^T r / m`` (``2 n`` Jacobians).
+    backend : Backend
+    """
+
+    def __init__(self, fun, x0, jac=None, hess=None, backend=None):
+        self.backend = backend
+        self.xp = backend.xp
+        self.fun = fun
+        self.jac = jac
+        self.hess = hess
+        r0 = self._residuals(backend.asarray(x0))
+        if r0.ndim != 1:
+            raise ValueError(f"fun must return a 1-D array of residuals; got shape {r0.shape}.")
+        self.n_params = int(backend.asarray(x0).shape[0])
+        self.scale = float(r0.shape[0])
+        self.n_samples = None
+
+    def _residuals(self, x):
+        return self.xp.atleast_1d(self.backend.asarray(self.fun(x)))
+
+    def _jacobian(self, x):
+        if self.jac is not None:
+            J = self.xp.atleast_2d(self.backend.asarray(self.jac(x)))
+            if J.shape != (int(self.scale), self.n_params):
+                raise ValueError(
+                    f"jac must return an array of shape (m, n) = "
+                    f"({int(self.scale)}, {self.n_params}); got {J.shape}."
+                )
+            return J
+        cols = []
+        for j in range(self.n_params):
+            h = _FD_STEP * max(1.0, abs(float(x[j])))
+            e = self.xp.zeros_like(x)
+            e[j] = h
+            cols.append((self._residuals(x + e) - self._residuals(x - e)) / (2 * h))
+        return self.xp.stack(cols, axis=1)
+
+    def loss(self, x):
+        r = self._residuals(x)
+        return float(self.xp.vdot(r, r)) / self.scale
+
+    def gradient(self, x, batch=None):
+        r = self._residuals(x)
+        J = self._jacobian(x)
+        return float(self.xp.vdot(r, r)) / self.scale, (2.0 / self.scale) * (J.T @ r)
+
+    def normal_equations(self, x):
+        r = self._residuals(x)
+        J = self._jacobian(x)
+        return float(self.xp.vdot(r, r)) / self.scale, J.T @ J, J.T @ r
+
+    def hessian(self, x):
+        loss, g = self.gradient(x)
+        if self.hess is not None:
+            H = self.backend.asarray(self.hess(x))
+            if H.shape != (self.n_params, self.n_params):
+                raise ValueError(
+                    f"hess must return an array of shape (n, n) = ({self.n_params}, "
+                    f"{self.n_params}); got {H.shape}."
+                )
+            return loss, g, H
+        cols = []
+        for j in range(self.n_params):
+            h = _FD_STEP * max(1.0, abs(float(x[j])))
+            e = self.xp.zeros_like(x)
+            e[j] = h
+            cols.append((self.gradient(x + e)[1] - self.gradient(x - e)[1]) / (2 * h))
+        H = self.xp.stack(cols, axis=1)
+        return loss, g, 0.5 * (H + H.T)
+
+
+# Central differences: the step that balances truncation (h^2) and rounding (eps/h).
+_FD_STEP = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)

@@ -37,6 +37,7 @@ class Status(enum.IntEnum):
     NON_FINITE = -2
     STEP_FAILED = -3
     INTERRUPTED = -4
+    SINGULAR = -5
 
 
 MESSAGES = {
@@ -56,6 +57,10 @@ MESSAGES = {
     Status.NON_FINITE: "The loss or gradient at the current point is not finite.",
     Status.STEP_FAILED: "No step that lowers the loss could be found.",
     Status.INTERRUPTED: "Training was interrupted (KeyboardInterrupt).",
+    Status.SINGULAR: (
+        "The normal matrix J^T J is singular (its Cholesky factorisation failed): "
+        "the undamped Gauss-Newton step is not defined."
+    ),
 }
 
 
@@ -160,6 +165,8 @@ class Solver:
     """
 
     name = "base"
+    #: Names of the method's own parameters, as LMRegressor spells them.
+    options = ()
 
     def __init__(self, *, max_iter=1000, goal=0.0, tol=0.0, n_iter_no_change=10,
                  min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None):

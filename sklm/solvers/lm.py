@@ -92,6 +92,7 @@ class LevenbergMarquardt(Solver):
     """
 
     name = "lm"
+    options = ("mu_init", "mu_increase", "mu_decrease", "mu_max", "damping", "mu_update")
 
     def __init__(self, *, mu_init=1e-3, mu_increase=10.0, mu_decrease=0.1,
                  mu_max=1e10, damping="levenberg", mu_update="trainlm", **kwargs):

@@ -1,0 +1,82 @@
+"""Gauss-Newton: the undamped step ``(J^T J) step = -J^T r``.
+
+Where ``J^T J`` is positive definite and the full step lowers the loss, this is
+exactly the textbook method. It fails where ``J^T J`` is singular or the model
+is far from linear (the tutorial's MLP run: the loss jumps from 549 to 5e7 and
+the next normal matrix is not invertible). The safeguard, on by default,
+acts only when the full step fails:
+
+- a singular ``J^T J`` (Cholesky fails) is solved in the least-squares sense
+  (minimum-norm solution by SVD);
+- a step that does not lower the loss (or makes it non-finite) is halved,
+  up to ``max_halvings`` times, then the solver stops with STEP_FAILED.
+
+With ``safeguard=False`` (pure) every full step is taken, a singular ``J^T J``
+stops the run with status SINGULAR and a non-finite loss with NON_FINITE; the
+parameters returned are always the last finite ones.
+"""
+
+import math
+from dataclasses import dataclass
+
+from ._base import IterationInfo, Solver, Status, norm
+
+__all__ = ["GaussNewton"]
+
+
+@dataclass
+class _GNState:
+    x: object
+    loss: float
+    JtJ: object
+    Jtr: object
+
+
+class GaussNewton(Solver):
+    """Gauss-Newton with an optional step-halving safeguard.
+
+    Parameters
+    ----------
+    safeguard : bool, default=True
+    max_halvings : int, default=30
+    **kwargs
+        Stopping criteria and reporting, see :class:`~sklm.solvers._base.Solver`.
+    """
+
+    name = "gauss-newton"
+    options = ()
+
+    def __init__(self, *, safeguard=True, max_halvings=30, **kwargs):
+        super().__init__(**kwargs)
+        self.safeguard = safeguard
+        self.max_halvings = max_halvings
+
+    def init(self, problem, x0):
+        loss, JtJ, Jtr = problem.normal_equations(x0)
+        return _GNState(x0, loss, JtJ, Jtr)
+
+    def step(self, problem, state, iteration):
+        backend = problem.backend
+        step = backend.cholesky_solve(state.JtJ, -state.Jtr)
+        if step is None:
+            if not self.safeguard:
+                return IterationInfo(iteration, state.x, state.loss, status=Status.SINGULAR)
+            step = backend.lstsq(state.JtJ, -state.Jtr)
+        x_new = state.x + step
+        loss_new = problem.loss(x_new)
+        if self.safeguard:
+            halvings = 0
+            while not (math.isfinite(loss_new) and loss_new < state.loss):
+                halvings += 1
+                if halvings > self.max_halvings:
+                    return IterationInfo(iteration, state.x, state.loss,
+                                         status=Status.STEP_FAILED)
+                step = step * 0.5
+                x_new = state.x + step
+                loss_new = problem.loss(x_new)
+        elif not math.isfinite(loss_new):
+            return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
+        state.loss, state.JtJ, state.Jtr = problem.normal_equations(x_new)
+        state.x = x_new
+        grad_norm = 2.0 * norm(backend.xp, state.Jtr) / problem.scale
+        return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm)

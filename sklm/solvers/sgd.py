@@ -1,0 +1,122 @@
+"""First-order methods: plain/momentum SGD here, Adam in ``adam.py``.
+
+One iteration is one *epoch*: a pass over the training rows in minibatches of
+``batch_size`` (None: the full batch, one step per epoch, the tutorial's
+gradient descent), shuffled each epoch when ``shuffle``. The loss recorded
+after an epoch is the true training loss at the epoch's final parameters (one
+forward pass; with full batches it comes with the next gradient for free),
+not scikit-learn's running average of minibatch losses.
+
+Learning rates apply to the gradient of sklm's mean loss, so they carry over
+from the tutorial and from scikit-learn unchanged.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._base import IterationInfo, Solver, Status, norm
+
+__all__ = ["FirstOrderSolver", "SGD"]
+
+
+@dataclass
+class _FOState:
+    x: object
+    loss: float
+    grad: object
+    t: int = 0
+    slots: tuple = ()
+
+
+class FirstOrderSolver(Solver):
+    """Epoch loop shared by SGD and Adam; subclasses define ``_update``."""
+
+    def __init__(self, *, learning_rate_init=1e-3, batch_size=None, shuffle=True,
+                 random_state=None, **kwargs):
+        super().__init__(**kwargs)
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def _slots(self, x, xp):
+        """Per-parameter state (velocity, moments) at the start."""
+        return ()
+
+    def _update(self, state, grad, xp):
+        """Return the new parameters after one step on ``grad``."""
+        raise NotImplementedError
+
+    def init(self, problem, x0):
+        loss, grad = problem.gradient(x0)
+        self._rng = check_random_state(self.random_state)
+        return _FOState(x0, loss, grad, 0, self._slots(x0, problem.backend.xp))
+
+    def _full_batch(self, problem):
+        n = problem.n_samples
+        return n is None or self.batch_size is None or self.batch_size >= n
+
+    def step(self, problem, state, iteration):
+        xp = problem.backend.xp
+        if self._full_batch(problem):
+            x_new = self._update(state, state.grad, xp)
+            loss, grad = problem.gradient(x_new)
+            grad_norm = norm(xp, grad)
+        else:
+            n = problem.n_samples
+            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+            x_new = state.x
+            for start in range(0, n, self.batch_size):
+                state.x = x_new
+                _, g = problem.gradient(x_new, batch=order[start:start + self.batch_size])
+                x_new = self._update(state, g, xp)
+            loss, grad, grad_norm = problem.loss(x_new), None, math.nan
+        if not (math.isfinite(loss) and bool(xp.isfinite(x_new).all())):
+            return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
+        state.x, state.loss, state.grad = x_new, loss, grad
+        return IterationInfo(iteration, x_new, loss, grad_norm=grad_norm)
+
+
+class SGD(FirstOrderSolver):
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    ``v <- momentum * v - lr * g``; the step is ``v``, or with Nesterov's
+    momentum ``momentum * v - lr * g`` (scikit-learn's formulation).
+    ``momentum=0`` is plain gradient descent.
+
+    Parameters
+    ----------
+    learning_rate_init : float, default=1e-3
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    batch_size : int or None, default=None
+    shuffle : bool, default=True
+    random_state : int, RandomState or None
+    **kwargs
+        Stopping criteria and reporting, see :class:`~sklm.solvers._base.Solver`.
+    """
+
+    name = "sgd"
+    options = ("learning_rate_init", "momentum", "nesterovs_momentum", "batch_size",
+               "shuffle", "random_state")
+
+    def __init__(self, *, momentum=0.9, nesterovs_momentum=True, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+
+    def _slots(self, x, xp):
+        return (xp.zeros_like(x),)
+
+    def _update(self, state, grad, xp):
+        lr = self.learning_rate_init
+        if self.momentum == 0:
+            return state.x - lr * grad
+        (v,) = state.slots
+        v *= self.momentum
+        v -= lr * grad
+        step = self.momentum * v - lr * grad if self.nesterovs_momentum else v
+        return state.x + step
