@@ -58,7 +58,7 @@ def _best_iteration(estimator):
     return int(np.nanargmin(curve)) + 1, "train"
 
 
-def plot_performance(estimator, ax=None, *, label=None, mu=True):
+def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
     """Plot training and validation loss against iteration, best iteration marked.
 
     The figure of MATLAB's ``plotperform``: the training loss
@@ -83,6 +83,8 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True):
         Prefix of the legend entries, e.g. the solver's name.
     mu : bool, default=True
         Draw ``mu`` on a twin axis when the record has finite values.
+    best : bool, default=True
+        Mark the best iteration.
 
     Returns
     -------
@@ -122,12 +124,12 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True):
         val = np.asarray(val, dtype=float)
         ax.plot(np.arange(1, val.size + 1), val, linestyle="--", color=line.get_color(),
                 label=f"{prefix}validation")
-    best, which = _best_iteration(est)
-    if best is not None:
+    best_it, which = _best_iteration(est) if best else (None, None)
+    if best_it is not None:
         curve = val if which == "validation" else train
-        ax.plot([best], [curve[best - 1]], "o", markersize=8, markerfacecolor="none",
+        ax.plot([best_it], [curve[best_it - 1]], "o", markersize=8, markerfacecolor="none",
                 color=line.get_color(),
-                label=f"{prefix}best: {curve[best - 1]:.3g} at iteration {best}")
+                label=f"{prefix}best: {curve[best_it - 1]:.3g} at iteration {best_it}")
     if np.any(np.isfinite(train) & (train > 0)):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")

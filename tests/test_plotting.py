@@ -101,3 +101,9 @@ def test_draws_on_given_axes_and_looks_through_meta_estimators(plt):
 def test_unfitted_or_foreign_estimator_is_a_clear_error(plt):
     with pytest.raises(ValueError, match="no training record"):
         plot_performance(StandardScaler())
+
+
+def test_best_marker_can_be_left_out(plt):
+    model, _, _ = _fit()
+    ax = plot_performance(model, best=False, mu=False)
+    assert [line.get_label() for line in ax.get_lines()] == ["train"]

@@ -1,0 +1,207 @@
+"""``python -m sklm demo``: the tutorial's surrogate problem in one command.
+
+The data are made here: the 2-D Rosenbrock function
+``f(x, y) = (a - x)^2 + b (y - x^2)^2`` with ``a = b = 2.5`` on points drawn
+uniformly from ``[-2, 2]^2``, as many for validation as for training. A
+2-10-1 tanh network is fitted by each solver asked for (Levenberg-Marquardt
+and Adam by default, with the tutorial's settings), a table of the results is
+printed and, when matplotlib is installed, a PNG of the training curves is
+written.
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._estimator import LMRegressor
+from .solvers import SOLVERS
+
+__all__ = ["rosenbrock_data", "run", "main"]
+
+#: Settings per solver: the tutorial's (figure 2 of the seed summary) where it
+#: has them. Iteration budgets are the demo's, chosen to finish in seconds.
+SOLVER_SETTINGS = {
+    "lm": dict(max_iter=100, mu_init=3.0),
+    "gauss-newton": dict(max_iter=100),
+    "newton": dict(max_iter=100),
+    "lbfgs": dict(max_iter=2000),
+    "adam": dict(max_iter=40_000, learning_rate_init=1e-2, batch_size=None),
+    "sgd": dict(max_iter=40_000, learning_rate_init=5e-4, batch_size=None),
+}
+DEFAULT_SOLVERS = ("lm", "adam")
+
+
+def rosenbrock_data(n_samples, random_state=0, a=2.5, b=2.5):
+    """``n_samples`` training and ``n_samples`` validation points of the surrogate.
+
+    Returns ``X_train, y_train, X_val, y_val`` with ``X`` uniform on
+    ``[-2, 2]^2`` and ``y = (a - x)^2 + b (y - x^2)^2``.
+    """
+    rng = np.random.default_rng(random_state)
+    X = rng.uniform(-2.0, 2.0, size=(2 * n_samples, 2))
+    y = (a - X[:, 0]) ** 2 + b * (X[:, 1] - X[:, 0] ** 2) ** 2
+    return X[:n_samples], y[:n_samples], X[n_samples:], y[n_samples:]
+
+
+def _estimator(solver, hidden, max_iter, backend, random_state):
+    settings = dict(SOLVER_SETTINGS.get(solver, {}))
+    if max_iter is not None:
+        settings["max_iter"] = max_iter
+    model = LMRegressor(hidden, solver=solver, backend=backend, random_state=random_state,
+                        tol=0.0)  # run the whole budget, as the tutorial does
+    known = model.get_params()
+    return model.set_params(**{k: v for k, v in settings.items() if k in known})
+
+
+def run(n_samples=500, solvers=DEFAULT_SOLVERS, hidden=(10,), max_iter=None,
+        backend="auto", random_state=0, stream=None):
+    """Fit each solver; print and return one row per solver.
+
+    ``max_iter`` is None (each solver's demo budget), an int for all, or a
+    dict ``{solver: int}``. Rows are dicts with the solver, its fitted model,
+    iterations, seconds, train and validation MSE, and why it stopped.
+    """
+    stream = stream or sys.stdout
+    X, y, X_val, y_val = rosenbrock_data(n_samples, random_state)
+    n_params = sum((i + 1) * o for i, o in zip((2, *hidden), (*hidden, 1)))
+    print(f"Rosenbrock surrogate f(x, y) = (2.5 - x)^2 + 2.5 (y - x^2)^2, x, y ~ U(-2, 2): "
+          f"{n_samples} training + {n_samples} validation points; network "
+          f"2-{'-'.join(map(str, hidden))}-1 (tanh), {n_params} parameters.", file=stream)
+    rows = []
+    for solver in solvers:
+        budget = max_iter.get(solver) if isinstance(max_iter, dict) else max_iter
+        model = _estimator(solver, hidden, budget, backend, random_state)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            # Running out of iterations is the demo's plan, not news; the
+            # table says why each solver stopped.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
+        seconds = time.perf_counter() - start
+        rows.append(dict(
+            solver=solver, model=model, iterations=model.n_iter_, seconds=seconds,
+            train_mse=float(np.mean((model.predict(X) - y) ** 2)),
+            val_mse=float(np.mean((model.predict(X_val) - y_val) ** 2)),
+            stop_reason=model.stop_reason_, backend=model.backend_,
+        ))
+    print(f"\n{'solver':<14}{'iterations':>11}{'seconds':>10}{'train MSE':>12}"
+          f"{'valid. MSE':>12}", file=stream)
+    for r in rows:
+        print(f"{r['solver']:<14}{r['iterations']:>11d}{r['seconds']:>10.2f}"
+              f"{r['train_mse']:>12.4g}{r['val_mse']:>12.4g}", file=stream)
+    print(f"\nbackend: {rows[0]['backend'] if rows else backend}. Why each stopped:",
+          file=stream)
+    for r in rows:
+        print(f"  {r['solver']}: {r['stop_reason']}", file=stream)
+    return rows, (X_val, y_val)
+
+
+def _plot(rows, validation, path, stream):
+    """Write the training curves and validation predictions to ``path``."""
+    # The object-oriented API draws without pyplot, so the demo never touches
+    # the caller's matplotlib backend.
+    from matplotlib.figure import Figure  # noqa: PLC0415 - optional dependency
+
+    from .plotting import plot_performance  # noqa: PLC0415
+
+    X_val, y_val = validation
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax_loss, ax_pred = fig.subplots(1, 2)
+    for r in rows:
+        plot_performance(r["model"], ax=ax_loss, label=r["solver"], mu=False, best=False)
+    ax_loss.set_xscale("log")  # 100 LM iterations beside 40,000 of Adam
+    ax_loss.set_title("Training loss (raw MSE) per iteration")
+    for r in rows:
+        error = np.abs(r["model"].predict(X_val) - y_val)
+        ax_pred.plot(y_val, error, ".", markersize=3,
+                     label=f"{r['solver']} (validation MSE {r['val_mse']:.3g})")
+    ax_pred.set_yscale("log")
+    ax_pred.set_xlabel("true f(x, y)")
+    ax_pred.set_ylabel("|predicted - true|")
+    ax_pred.set_title("Errors on the validation points")
+    ax_pred.legend(fontsize="small")
+    fig.savefig(path, dpi=100)
+    print(f"\nFigure written to {os.path.abspath(path)}", file=stream)
+
+
+def _parse_max_iter(values, solvers):
+    """``['100']`` -> 100; ``['lm=100', 'adam=5000']`` -> dict."""
+    if not values:
+        return None
+    out = {}
+    for value in values:
+        name, sep, number = value.rpartition("=")
+        if not sep:
+            out.update(dict.fromkeys(solvers, int(value)))
+        else:
+            out[name] = int(number)
+    return out
+
+
+def build_parser(parser=None):
+    parser = parser or argparse.ArgumentParser(prog="python -m sklm demo")
+    parser.description = (
+        "Fit the tutorial's Rosenbrock surrogate f(x, y) = (2.5 - x)^2 + 2.5 (y - x^2)^2 "
+        "with Levenberg-Marquardt and Adam, print a table of iterations, seconds and "
+        "train/validation mean squared errors, and (with matplotlib) save a PNG of the "
+        "training curves. Takes a few seconds on a laptop CPU."
+    )
+    parser.add_argument("-n", "--n-samples", type=int, default=500,
+                        help="training points; as many again are drawn for validation "
+                        "(default: 500, the tutorial's)")
+    parser.add_argument("--hidden", default="10",
+                        help="hidden layer sizes, comma separated, e.g. 12,10,8 "
+                        "(default: 10)")
+    parser.add_argument("--solvers", default=",".join(DEFAULT_SOLVERS),
+                        help=f"comma-separated solvers, from {', '.join(SOLVERS)} "
+                        f"(default: {','.join(DEFAULT_SOLVERS)})")
+    parser.add_argument("--max-iter", action="append", metavar="[SOLVER=]N",
+                        help="iteration budget for all solvers (N) or one (SOLVER=N); "
+                        "repeatable. Default: " + ", ".join(
+                            f"{s}={SOLVER_SETTINGS[s]['max_iter']}"
+                            for s in SOLVER_SETTINGS if s in SOLVERS))
+    parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "cupy"],
+                        help="'auto' (the default) uses CuPy when it imports and sees a "
+                        "GPU, NumPy otherwise")
+    parser.add_argument("-o", "--output", default="sklm-demo.png",
+                        help="where to write the figure, which needs matplotlib "
+                        "(default: sklm-demo.png)")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the figure")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the data and of the initial weights (default: 0)")
+    return parser
+
+
+def main(args):
+    """Run the demo from parsed command-line ``args``; return an exit code."""
+    solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+    unknown = [s for s in solvers if s not in SOLVERS]
+    if unknown:
+        print(f"error: unknown solver(s) {', '.join(unknown)}; choose from "
+              f"{', '.join(SOLVERS)}.", file=sys.stderr)
+        return 2
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+        max_iter = _parse_max_iter(args.max_iter, solvers)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.n_samples < 2:
+        print("error: --n-samples must be at least 2.", file=sys.stderr)
+        return 2
+    rows, validation = run(args.n_samples, solvers, hidden, max_iter, args.backend, args.seed)
+    if args.no_plot:
+        return 0
+    try:
+        import matplotlib  # noqa: F401, PLC0415
+    except ImportError:
+        print("\nmatplotlib is not installed, so no figure was drawn; "
+              "`pip install sklm[plot]` (or matplotlib) to get one.")
+        return 0
+    _plot(rows, validation, args.output, sys.stdout)
+    return 0

@@ -1,0 +1,59 @@
+"""``python -m sklm demo``: the README's main command, at a small size."""
+
+import subprocess
+import sys
+
+import pytest
+
+from sklm.__main__ import main
+
+SMALL = ["demo", "--n-samples", "60", "--max-iter", "lm=8", "--max-iter", "adam=50"]
+
+
+def test_demo_subprocess_prints_table_and_writes_figure(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (sklm[plot])")
+    png = tmp_path / "curves.png"
+    proc = subprocess.run([sys.executable, "-m", "sklm", *SMALL, "-o", str(png)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = proc.stdout
+    assert "60 training + 60 validation points" in out
+    assert "iterations" in out and "train MSE" in out and "valid. MSE" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert lines["lm"][1] == "8"
+    assert lines["adam"][1] == "50"
+    assert f"Figure written to {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_without_matplotlib_prints_a_note(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    png = tmp_path / "none.png"
+    assert main(["demo", "-n", "30", "--max-iter", "3", "--solvers", "lm",
+                 "-o", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "matplotlib is not installed" in out and "pip install sklm[plot]" in out
+    assert not png.exists()
+
+
+def test_demo_lm_beats_adam_at_tutorial_size(capsys):
+    # The claim the README makes, at the demo's default settings (seconds).
+    from sklm._demo import run
+
+    rows, _ = run(n_samples=500, stream=sys.stdout)
+    by = {r["solver"]: r for r in rows}
+    assert by["lm"]["iterations"] == 100
+    assert by["lm"]["val_mse"] < 0.05
+    assert by["lm"]["val_mse"] < by["adam"]["val_mse"] / 10
+
+
+def test_demo_help_and_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--help"])
+    assert exc.value.code == 0
+    help_text = capsys.readouterr().out
+    for option in ("--n-samples", "--solvers", "--backend", "--output", "--max-iter"):
+        assert option in help_text
+    assert main(["demo", "--solvers", "lm,bogus", "--no-plot"]) == 2
+    assert "unknown solver" in capsys.readouterr().err
+    assert main([]) == 0
+    assert "demo" in capsys.readouterr().out
