@@ -33,6 +33,7 @@ class Status(enum.IntEnum):
     MIN_GRAD = 3
     MAX_TIME = 4
     CALLBACK = 5
+    CONVERGED = 6
     MU_MAX = -1
     NON_FINITE = -2
     STEP_FAILED = -3
@@ -50,6 +51,10 @@ MESSAGES = {
     Status.MIN_GRAD: "The gradient norm fell below min_grad={min_grad:g}.",
     Status.MAX_TIME: "The time budget (max_time={max_time:g} s) was spent.",
     Status.CALLBACK: "Stopped by the callback.",
+    Status.CONVERGED: (
+        "Converged to machine precision: the step that would lower the loss is "
+        "smaller than the floating-point resolution of the parameters."
+    ),
     Status.MU_MAX: (
         "The damping mu exceeded mu_max={mu_max:g} without finding a step that "
         "lowers the loss."
@@ -62,6 +67,11 @@ MESSAGES = {
         "the undamped Gauss-Newton step is not defined."
     ),
 }
+
+
+# Statuses with which a step reports that it could not, or need not, move.
+_NO_MOVE = {Status.MU_MAX, Status.NON_FINITE, Status.STEP_FAILED, Status.SINGULAR,
+            Status.CONVERGED}
 
 
 @dataclass
@@ -214,9 +224,9 @@ class Solver:
         while status is None and iteration < self.max_iter:
             try:
                 info = self.step(problem, state, iteration + 1)
-                if info.status is not None and info.status < 0:
-                    # The method could not move (damping capped, no finite step):
-                    # stop at the last accepted point without recording an iteration.
+                if info.status in _NO_MOVE:
+                    # The method did not move (damping capped, no finite step,
+                    # converged): stop at the last accepted point, no new iteration.
                     status = info.status
                     break
                 iteration += 1
@@ -231,6 +241,7 @@ class Solver:
             history["time"].append(info.elapsed)
             if table is not None:
                 table.row(info)
+
             if info.status is not None:
                 status = info.status
             elif not math.isfinite(info.loss):
@@ -262,13 +273,24 @@ class Solver:
             n_iter=iteration,
             status=status,
             message=message,
-            success=status in (Status.GOAL, Status.TOL, Status.MIN_GRAD, Status.CALLBACK),
+            success=status in (Status.GOAL, Status.TOL, Status.MIN_GRAD, Status.CALLBACK,
+                               Status.CONVERGED),
             initial_loss=initial_loss,
             loss_curve=history["loss"],
             mu_curve=history["mu"],
             grad_norm_curve=history["grad"],
             time_curve=history["time"],
         )
+
+
+def at_machine_precision(predicted_decrease, loss):
+    """Whether a step's predicted decrease of the loss is lost in its rounding.
+
+    Both in the same units. A step predicted to change the loss by less than a
+    few units in the last place cannot be told from no step: the method has
+    converged, however small the gradient looks in absolute terms.
+    """
+    return predicted_decrease <= 8.0 * np.finfo(np.float64).eps * abs(loss)
 
 
 def norm(xp, v):

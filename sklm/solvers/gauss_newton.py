@@ -9,7 +9,9 @@ acts only when the full step fails:
 - a singular ``J^T J`` (Cholesky fails) is solved in the least-squares sense
   (minimum-norm solution by SVD);
 - a step that does not lower the loss (or makes it non-finite) is halved,
-  up to ``max_halvings`` times, then the solver stops with STEP_FAILED.
+  up to ``max_halvings`` times, then the solver stops with STEP_FAILED
+  (or CONVERGED if the halved step vanished below the parameters'
+  floating-point resolution: the loss is at a minimum to machine precision).
 
 With ``safeguard=False`` (pure) every full step is taken, a singular ``J^T J``
 stops the run with status SINGULAR and a non-finite loss with NON_FINITE; the
@@ -19,7 +21,7 @@ parameters returned are always the last finite ones.
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, norm
+from ._base import IterationInfo, Solver, Status, at_machine_precision, norm
 
 __all__ = ["GaussNewton"]
 
@@ -63,6 +65,10 @@ class GaussNewton(Solver):
                 return IterationInfo(iteration, state.x, state.loss, status=Status.SINGULAR)
             step = backend.lstsq(state.JtJ, -state.Jtr)
         x_new = state.x + step
+        # decrease of ||r||^2 the linearised model predicts for the full step
+        predicted = float(backend.xp.vdot(step, -state.Jtr))
+        if at_machine_precision(predicted, state.loss * problem.scale):
+            return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
         loss_new = problem.loss(x_new)
         if self.safeguard:
             halvings = 0
@@ -73,6 +79,9 @@ class GaussNewton(Solver):
                                          status=Status.STEP_FAILED)
                 step = step * 0.5
                 x_new = state.x + step
+                if not bool(backend.xp.any(x_new != state.x)):
+                    return IterationInfo(iteration, state.x, state.loss,
+                                         status=Status.CONVERGED)
                 loss_new = problem.loss(x_new)
         elif not math.isfinite(loss_new):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)

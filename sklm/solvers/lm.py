@@ -33,7 +33,7 @@ Two rules update ``mu`` (``mu_update``):
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, norm
+from ._base import IterationInfo, Solver, Status, at_machine_precision, norm
 
 __all__ = ["LevenbergMarquardt"]
 
@@ -124,12 +124,19 @@ class LevenbergMarquardt(Solver):
             accepted = False
             rho = math.nan
             if step is not None:
+                # decrease of ||r||^2 that the linearised model predicts
+                predicted = float(xp.vdot(step, neg_Jtr) + mu * xp.vdot(step, D * step))
                 x_new = state.x + step
+                if (not bool(xp.any(x_new != state.x))
+                        or at_machine_precision(predicted, state.loss * problem.scale)):
+                    # Nothing left to gain in floating point: a minimum to
+                    # machine precision (trainlm would raise mu to mu_max here).
+                    diag_view[...] = base_diag
+                    return IterationInfo(iteration, state.x, state.loss, mu=mu,
+                                         status=Status.CONVERGED)
                 loss_new = problem.loss(x_new)
                 if math.isfinite(loss_new) and loss_new < state.loss:
                     accepted = True
-                    # predicted decrease of ||r||^2 by the linear model
-                    predicted = float(xp.vdot(step, neg_Jtr) + mu * xp.vdot(step, D * step))
                     rho = (state.loss - loss_new) * problem.scale / predicted if predicted > 0 else 1.0
             mu, nu = update(mu, nu, accepted, rho, self.mu_increase, self.mu_decrease)
             if accepted:

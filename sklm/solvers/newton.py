@@ -13,7 +13,7 @@ steps lower the loss, this is the pure textbook method.
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, norm
+from ._base import IterationInfo, Solver, Status, at_machine_precision, norm
 
 __all__ = ["Newton"]
 
@@ -69,6 +69,12 @@ class Newton(Solver):
             step = problem.backend.cholesky_solve(H, neg_g)
             if step is not None:
                 x_new = state.x + step
+                # decrease of the sum of squares the quadratic model predicts
+                predicted = 0.5 * float(xp.vdot(step, neg_g) + mu * xp.vdot(step, step))
+                if (not bool(xp.any(x_new != state.x))
+                        or at_machine_precision(predicted, state.loss * half)):
+                    return IterationInfo(iteration, state.x, state.loss, mu=mu,
+                                         status=Status.CONVERGED)
                 loss_new = problem.loss(x_new)
                 if math.isfinite(loss_new) and loss_new < state.loss:
                     break
