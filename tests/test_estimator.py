@@ -1,0 +1,265 @@
+"""LMRegressor's behaviour as a scikit-learn estimator."""
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklm import LMRegressor
+from sklm.solvers import Status
+
+from .conftest import rosenbrock2d
+
+
+def tutorial_data(seed, n=500):
+    """The tutorial's MLP surrogate data: x, y ~ U(-2, 2), a = b = 2.5."""
+    rng = np.random.default_rng(seed)
+    X, X_val = rng.uniform(-2, 2, (n, 2)), rng.uniform(-2, 2, (n, 2))
+    return X, rosenbrock2d(X), X_val, rosenbrock2d(X_val)
+
+
+def smooth_data(seed=0, n=300, n_outputs=1):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, 3))
+    Y = np.stack([np.sin(2 * X[:, 0]) * X[:, 1] + (k + 1) * X[:, 2] ** 2
+                  for k in range(n_outputs)], axis=1)
+    return X, Y[:, 0] if n_outputs == 1 else Y
+
+
+def test_tutorial_mlp_figure():
+    """seed-summary.md figure 2: LM, 2-10-1 tanh, 100 iterations, validation
+    MSE <= 0.0186 in raw units (median over 5 seeds of data and weights)."""
+    mses = []
+    for seed in range(5):
+        X, y, X_val, y_val = tutorial_data(seed)
+        model = LMRegressor(hidden_layer_sizes=(10,), activation="tanh", max_iter=100,
+                            tol=0.0, random_state=seed)
+        with pytest.warns(ConvergenceWarning, match="max_iter=100"):
+            model.fit(X, y)
+        assert model.n_iter_ == 100
+        assert sum(W.size + b.size for W, b in zip(model.coefs_, model.intercepts_)) == 41
+        mses.append(np.mean((model.predict(X_val) - y_val) ** 2))
+    assert np.median(mses) <= 0.0186
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pipeline_with_standard_scaler():
+    X, y = smooth_data()
+    model = make_pipeline(StandardScaler(), LMRegressor(max_iter=100, random_state=0))
+    model.fit(X, y)
+    assert model.score(X, y) > 0.999
+    assert model.predict(X[:5]).shape == (5,)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_multi_output():
+    X, Y = smooth_data(n_outputs=3)
+    model = LMRegressor(hidden_layer_sizes=(12,), max_iter=100, random_state=0).fit(X, Y)
+    assert model.n_outputs_ == 3 and model.predict(X).shape == (300, 3)
+    assert model.coefs_[-1].shape == (12, 3)
+    assert model.score(X, Y) > 0.999
+
+
+def test_loss_is_the_documented_quantity():
+    X, y = smooth_data()
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=y.size)
+    model = LMRegressor(alpha=0.01, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y, sample_weight=w)
+    W2 = sum(np.sum(W**2) for W in model.coefs_)
+    expected = np.sum(w * (y - model.predict(X)) ** 2) / w.sum() + 0.01 * W2 / w.sum()
+    assert model.loss_ == pytest.approx(expected, rel=1e-10)
+    assert model.loss_curve_[-1] == pytest.approx(model.loss_, rel=1e-12)
+    assert model.best_loss_ == min(model.loss_curve_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pickle_round_trip_predicts_identically():
+    X, y = smooth_data()
+    model = LMRegressor(max_iter=20, random_state=0, tol=0).fit(X, y)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.predict(X), model.predict(X))
+    assert clone.loss_curve_ == model.loss_curve_
+
+
+def test_pickle_from_a_newer_format_fails_clearly():
+    model = LMRegressor(max_iter=5, random_state=0, tol=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(*smooth_data())
+    state = model.__getstate__()
+    state["_sklm_pickle_format"] = 999
+    fresh = LMRegressor.__new__(LMRegressor)
+    with pytest.raises(ValueError, match="newer than this sklm"):
+        fresh.__setstate__(state)
+
+
+def test_warm_start_continues_from_the_fitted_weights():
+    X, y = smooth_data()
+    model = LMRegressor(max_iter=10, tol=0, random_state=0, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    first_loss, first_coefs = model.loss_, [W.copy() for W in model.coefs_]
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    assert model.n_iter_ == 20 and len(model.loss_curve_) == 20
+    assert model.loss_ < first_loss
+    # the second run started where the first ended: its first step improved on it
+    assert model.loss_curve_[10] < first_loss
+    assert not np.allclose(model.coefs_[0], first_coefs[0])
+    cold = LMRegressor(max_iter=10, tol=0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        cold.fit(X, y)
+    assert cold.loss_ == pytest.approx(first_loss, rel=1e-12)
+
+
+def test_warm_start_with_other_layer_sizes_is_an_error():
+    X, y = smooth_data()
+    model = LMRegressor(max_iter=3, tol=0, random_state=0, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    model.set_params(hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match="warm_start=True needs the same hidden_layer_sizes"):
+        model.fit(X, y)
+
+
+def test_early_stopping_restores_the_best_validation_weights():
+    # Noisy data and a large network: the validation loss rises after a while.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (120, 2))
+    y = np.sin(3 * X[:, 0]) + 0.3 * rng.normal(size=120)
+    kw = dict(hidden_layer_sizes=(30,), early_stopping=True, validation_fraction=0.3,
+              n_iter_no_change=8, tol=0.0, random_state=0, max_iter=200)
+    model = LMRegressor(**kw).fit(X, y)
+    curve = model.validation_loss_curve_
+    best = int(np.argmin(curve))
+    assert len(curve) == model.n_iter_ == best + 1 + 8  # stopped 8 after the best
+    assert model.best_validation_score_ == max(model.validation_scores_)
+    assert model.best_loss_ is None
+    # Re-running exactly to the best iteration gives the restored weights.
+    rerun = LMRegressor(**{**kw, "max_iter": best + 1, "n_iter_no_change": 1000})
+    with pytest.warns(ConvergenceWarning):
+        rerun.fit(X, y)
+    for a, b in zip(model.coefs_, rerun.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sample_weights_equal_repeated_rows():
+    X, y = smooth_data(n=60)
+    w = np.random.default_rng(0).integers(0, 4, size=60)
+    Xr, yr = np.repeat(X, w, axis=0), np.repeat(y, w)
+    kw = dict(max_iter=30, tol=0, random_state=0, alpha=1e-3)
+    with pytest.warns(ConvergenceWarning):
+        a = LMRegressor(**kw).fit(X, y, sample_weight=w)
+    with pytest.warns(ConvergenceWarning):
+        b = LMRegressor(**kw).fit(Xr, yr)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
+
+
+def test_chunk_size_does_not_change_the_fit():
+    X, y = smooth_data()
+    kw = dict(max_iter=15, tol=0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        a = LMRegressor(chunk_size=7, **kw).fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        b = LMRegressor(**kw).fit(X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-8, atol=1e-10)
+
+
+def test_max_time_with_tol_zero_trains_until_the_budget_is_spent():
+    X, y = smooth_data()
+    model = LMRegressor(max_iter=10**9, tol=0.0, min_grad=0.0, max_time=0.5,
+                        random_state=0, solver="adam")
+    model.fit(X, y)  # no warning: the budget was asked for
+    assert model._status == Status.MAX_TIME and "max_time=0.5" in model.stop_reason_
+
+
+def test_goal_stops_early():
+    X, y = smooth_data()
+    model = LMRegressor(goal=1e-4, random_state=0).fit(X, y)
+    assert model.loss_ <= 1e-4 and model.loss_curve_[-2] > 1e-4
+    assert "goal" in model.stop_reason_
+
+
+def test_verbose_prints_a_fixed_width_table(capsys):
+    X, y = smooth_data()
+    with pytest.warns(ConvergenceWarning):
+        LMRegressor(max_iter=4, tol=0, verbose=True, early_stopping=True,
+                    random_state=0, backend="numpy").fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("LMRegressor: backend numpy")
+    header = out[1].split()
+    assert header[:4] == ["Iteration", "Loss", "Val", "Loss"]
+    assert header[-4:] == ["Mu", "Grad", "norm", "Time"] or "Mu" in header
+    rows = out[2:6]
+    assert [int(r.split()[0]) for r in rows] == [1, 2, 3, 4]
+    assert len({len(r) for r in rows}) == 1
+    assert "max_iter=4" in out[6]
+
+
+def test_grid_search_over_solvers_in_a_pipeline():
+    X, y = smooth_data(n=150)
+    pipe = make_pipeline(StandardScaler(), LMRegressor(random_state=0, max_iter=40))
+    grid = [
+        {"lmregressor__solver": ["lm"], "lmregressor__hidden_layer_sizes": [(5,), (10,)]},
+        {"lmregressor__solver": ["adam"], "lmregressor__learning_rate_init": [0.01, 0.05],
+         "lmregressor__max_iter": [100]},
+        {"lmregressor__solver": ["gauss-newton", "newton"]},
+        {"lmregressor__solver": ["sgd"], "lmregressor__momentum": [0.0, 0.9],
+         "lmregressor__learning_rate_init": [0.01]},
+    ]
+    with pytest.warns(ConvergenceWarning):
+        search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 2 + 2 + 2 + 2
+    assert search.best_params_["lmregressor__solver"] in {"lm", "gauss-newton", "newton"}
+    assert search.best_score_ > 0.99
+
+
+@pytest.mark.parametrize("solver, options, r2", [
+    ("newton", dict(max_iter=200), 0.999),
+    ("sgd", dict(learning_rate_init=0.1, max_iter=1000), 0.99),
+    ("adam", dict(learning_rate_init=0.02, max_iter=1000), 0.98),
+])
+def test_every_solver_fits(solver, options, r2):
+    X, y = smooth_data()
+    model = LMRegressor(solver=solver, random_state=0, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert model.score(X, y) > r2
+    assert np.isfinite(model.loss_curve_).all()
+
+
+def test_gauss_newton_on_an_mlp_only_ever_lowers_the_loss():
+    # Undamped Gauss-Newton is a poor trainer for networks (the tutorial's
+    # point); its safeguard must still never let the loss go up.
+    X, y = smooth_data()
+    model = LMRegressor(solver="gauss-newton", max_iter=30, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert np.all(np.diff(model.loss_curve_) < 0)
+
+
+def test_tutorial_mlp_comparison_adam_lm_gauss_newton():
+    """Figure 2's other rows, scaled down: Adam (lr 1e-2, full batch) ends far
+    above LM; pure Gauss-Newton fails or is stopped with a clear status."""
+    X, y, X_val, y_val = tutorial_data(0)
+    adam = LMRegressor(solver="adam", learning_rate_init=1e-2, max_iter=2000, tol=0,
+                       random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        adam.fit(X, y)
+    lm = LMRegressor(max_iter=100, tol=0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        lm.fit(X, y)
+    assert lm.loss_ < adam.loss_ / 10
+    gn = LMRegressor(solver="gauss-newton", max_iter=100, tol=0, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        gn.fit(X, y)
+    assert gn._status in (Status.STEP_FAILED, Status.MAX_ITER, Status.SINGULAR)
+    assert any(re.search("iterations|step", str(w.message)) for w in record)
