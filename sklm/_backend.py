@@ -6,6 +6,8 @@ libraries differ (moving data, the damped Cholesky solve, a least-squares
 fallback).
 """
 
+import contextlib
+
 import numpy as np
 import scipy.linalg
 
@@ -39,6 +41,20 @@ class Backend:
         """
         raise NotImplementedError
 
+    def cholesky_factor(self, A):
+        """A Cholesky factor of ``A`` for :meth:`cholesky_factor_solve`, or None.
+
+        None when ``A`` is not numerically positive definite. ``A`` is not
+        modified, and later changes to ``A`` do not affect the factor. This
+        default keeps a copy of ``A`` and factors it on every solve; backends
+        override it to factor once.
+        """
+        return self.xp.array(A, copy=True)
+
+    def cholesky_factor_solve(self, factor, b):
+        """Solve with a factor from :meth:`cholesky_factor`; None if not finite."""
+        return self.cholesky_solve(factor, b)
+
     def lstsq(self, A, b):
         """Minimum-norm least-squares solution of ``A x = b`` (SVD based).
 
@@ -63,18 +79,39 @@ class NumpyBackend(Backend):
         return np.asarray(x)
 
     def cholesky_solve(self, A, b):
-        # The factor comes from NumPy's LAPACK, the same OpenBLAS that forms
-        # J^T J: alternating two libraries' BLAS thread pools costs 3-4x on
-        # two cores (docs/benchmarks.md). The triangular solves are level-2
-        # BLAS (no thread pool of consequence) and only SciPy exposes them.
-        try:
-            L = np.linalg.cholesky(A)
-        except np.linalg.LinAlgError:
+        # SciPy's LAPACK (potrf + potrs), with SciPy's own OpenBLAS pool held
+        # to one thread for the call. NumPy and SciPy each bundle an OpenBLAS
+        # with its own spinning worker threads; letting SciPy's pool wake up
+        # between NumPy's J^T J products puts 3-4 busy threads on two cores
+        # (PERF-FACTS.md). One thread is also simply faster here: NumPy's
+        # cholesky took 1.5 ms (n=311) and 45 ms (n=1377), SciPy's with one
+        # thread 0.6 ms and 31 ms (docs/benchmarks.md). The solve is O(n^3/3)
+        # against the O(m n^2) of forming J^T J, so one thread costs nothing.
+        with _scipy_blas_single_thread():
+            try:
+                c = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
+            except np.linalg.LinAlgError:
+                return None
+            if not np.isfinite(c[0][-1, -1]):
+                return None
+            x = scipy.linalg.cho_solve(c, b, check_finite=False)
+        if not np.all(np.isfinite(x)):
             return None
-        if not np.isfinite(L[-1, -1]):
+        return x
+
+    def cholesky_factor(self, A):
+        with _scipy_blas_single_thread():
+            try:
+                c = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
+            except np.linalg.LinAlgError:
+                return None
+        if not np.isfinite(c[0][-1, -1]):
             return None
-        y = scipy.linalg.solve_triangular(L, b, lower=True, check_finite=False)
-        x = scipy.linalg.solve_triangular(L.T, y, lower=False, check_finite=False)
+        return c
+
+    def cholesky_factor_solve(self, factor, b):
+        with _scipy_blas_single_thread():
+            x = scipy.linalg.cho_solve(factor, b, check_finite=False)
         if not np.all(np.isfinite(x)):
             return None
         return x
@@ -82,6 +119,35 @@ class NumpyBackend(Backend):
     def lstsq(self, A, b):
         x, *_ = np.linalg.lstsq(A, b, rcond=None)
         return x
+
+
+_SCIPY_POOL = []
+
+
+def _scipy_blas_single_thread():
+    """A context that holds SciPy's bundled BLAS pool to one thread.
+
+    The threadpoolctl controller is built once (building it walks the loaded
+    libraries and costs milliseconds); entering the context then costs a few
+    microseconds. Without threadpoolctl, a no-op.
+    """
+    if not _SCIPY_POOL:
+        try:
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+            blas = ThreadpoolController().select(user_api="blas")
+            # Wheels bundle one OpenBLAS per package (numpy.libs/, scipy.libs/);
+            # where both link one shared BLAS there is no second pool to hold.
+            numpy_paths = {lib.filepath for lib in blas.lib_controllers
+                           if "numpy" in lib.filepath}
+            others = [lib.filepath for lib in blas.lib_controllers
+                      if lib.filepath not in numpy_paths]
+            _SCIPY_POOL.append(blas.select(filepath=others) if numpy_paths and others
+                               else None)
+        except Exception:  # threadpoolctl missing or unable to inspect
+            _SCIPY_POOL.append(None)
+    ctl = _SCIPY_POOL[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1)
 
 
 class CupyBackend(Backend):
@@ -108,7 +174,7 @@ class CupyBackend(Backend):
         # in the factor, so finiteness is the test (one scalar to the host).
         try:
             L = cp.linalg.cholesky(A)
-        except cp.linalg.LinAlgError:
+        except np.linalg.LinAlgError:  # what cuSOLVER errors raise, when enabled
             return None
         y = self._solve_triangular(L, b, lower=True)
         x = self._solve_triangular(L.T, y, lower=False)
@@ -151,3 +217,23 @@ def get_backend(name="auto"):
     if name == "auto":
         return CupyBackend() if cupy_available() else NumpyBackend()
     raise ValueError(f"Unknown backend {name!r}; expected 'auto', 'numpy' or 'cupy'.")
+
+
+def is_cupy_array(x):
+    """Whether ``x`` is a CuPy array (checked without importing CuPy)."""
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def chunk_rows(backend, row_bytes, n_rows):
+    """Rows per chunk so a chunk's Jacobian takes a sensible share of memory.
+
+    On the CPU, scikit-learn's ``working_memory`` setting (default 1 GiB); on
+    a GPU, a quarter of the device's free memory (the rest is for the forward
+    pass, ``J^T J`` and CuPy's memory pool).
+    """
+    if backend.name == "cupy":
+        free, _total = backend.xp.cuda.Device().mem_info
+        return int(max(1, min(n_rows, (free // 4) // max(1, row_bytes))))
+    from ._sklearn_compat import get_chunk_n_rows  # noqa: PLC0415
+
+    return get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_rows)

@@ -151,6 +151,26 @@ class MLP:
             out[w1:b1] = D.reshape(fo, c * k)
         return out
 
+    def jvp(self, params, acts, dparams, xp):
+        """Directional derivative of the outputs along ``dparams`` (forward mode).
+
+        ``dparams`` is ``unpack(v)`` for a direction ``v`` in parameter space;
+        returns ``sum_j v_j d out[k, i] / d theta_j`` of shape
+        ``(n_outputs, c)``. Costs about two forward passes; ``acts`` are the
+        layer outputs at ``params``.
+        """
+        d1 = self.activation.d1
+        dA = None
+        for layer, ((W, _), (dW, db)) in enumerate(zip(params, dparams)):
+            dZ = dW.T @ acts[layer]
+            if dA is not None:
+                dZ += W.T @ dA
+            dZ += db[:, None]
+            if layer < self.n_layers - 1:
+                dZ *= d1(acts[layer + 1], xp)
+            dA = dZ
+        return dA
+
     def vjp(self, params, acts, G, xp):
         """Gradient ``sum_{k,i} G[k, i] * d out[k, i] / d theta`` by back-propagation.
 

@@ -51,6 +51,26 @@ class Problem:
         """``(loss, J^T J, J^T r)`` at ``x``."""
         raise NotImplementedError
 
+    # Directional derivatives of the residuals ``r`` (geodesic acceleration
+    # of Levenberg-Marquardt needs them; a problem may leave them out).
+    def residual(self, x):
+        """The residual vector ``r(x)``, with ``||r||^2 / scale == loss(x)``."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no residual vector.")
+
+    def jvp(self, x, v):
+        """``J(x) v``: the derivative of ``r`` at ``x`` along ``v`` (shape of ``r``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no Jacobian-vector product.")
+
+    def vjp(self, x, u):
+        """``J(x)^T u`` for ``u`` of the shape of ``r``."""
+        raise NotImplementedError(f"{type(self).__name__} has no vector-Jacobian product.")
+
+    @classmethod
+    def has_directional_derivatives(cls):
+        """Whether ``residual``, ``jvp`` and ``vjp`` are implemented."""
+        return all(getattr(cls, name) is not getattr(Problem, name)
+                   for name in ("residual", "jvp", "vjp"))
+
     def hessian(self, x):
         """``(loss, gradient, exact Hessian of loss)`` at ``x``."""
         raise NotImplementedError(f"{type(self).__name__} has no exact Hessian.")
@@ -97,6 +117,17 @@ class MLPProblem(Problem):
         self.chunk_size = int(chunk_size)
         self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
         self._jt_buffer = None
+        # Forward passes (layer outputs and weighted errors of every chunk) at
+        # the two most recently evaluated points, most recent last: the
+        # accepted trial's pass is the next Jacobian's, and the directional
+        # derivatives at x reuse x's. Kept only while all chunks' layer
+        # outputs take no more room than one chunk of the Jacobian, so memory
+        # stays O(chunk * n + n^2).
+        self._cache = []
+        widths = sum(mlp.layer_sizes)
+        self._cacheable = (self.n_samples * widths
+                           <= min(self.chunk_size, self.n_samples) * self.n_outputs
+                           * self.n_params)
 
     # ---------------------------------------------------------------- helpers
     def _penalty_sse(self, x):
@@ -112,14 +143,75 @@ class MLPProblem(Problem):
         E *= self.sqrt_w[i0:i1]
         return acts, E
 
+    def _passes(self, x):
+        """``[(i0, i1, acts, E), ...]`` per chunk at ``x`` (an iterator).
+
+        From the cache when ``x`` was among the last two points evaluated;
+        otherwise computed chunk by chunk (and cached when small enough).
+        """
+        xp = self.xp
+        for k, (key, entry) in enumerate(self._cache):
+            if key.shape == x.shape and bool(xp.array_equal(key, x)):
+                self._cache.append(self._cache.pop(k))  # now the most recent
+                return iter(entry)
+        return self._compute_passes(x)
+
+    def _compute_passes(self, x):
+        params = self.mlp.unpack(x)
+        entry = [] if self._cacheable else None
+        for i0, i1 in self.chunks:
+            acts, E = self._weighted_errors(params, i0, i1)
+            if entry is not None:
+                entry.append((i0, i1, acts, E))
+            yield i0, i1, acts, E
+        if entry is not None:
+            self._cache = self._cache[-1:] + [(x.copy(), entry)]
+
+    def clear_cache(self):
+        """Forget the cached forward passes (frees their memory)."""
+        self._cache = []
+
     # -------------------------------------------------------------- interface
     def loss(self, x):
-        params = self.mlp.unpack(x)
         sse = 0.0
-        for i0, i1 in self.chunks:
-            _, E = self._weighted_errors(params, i0, i1)
+        for _, _, _, E in self._passes(x):
             sse += self.xp.vdot(E, E)
         return (float(sse) + self._penalty_sse(x)) / self.scale
+
+    def residual(self, x):
+        """``r = [sqrt(w_i) (y_ik - f_k(x_i))]`` sample-major, then ``sqrt(alpha k) W``."""
+        xp = self.xp
+        parts = [E.T.ravel() for _, _, _, E in self._passes(x)]
+        if self.penalty:
+            parts.append(self.penalty ** 0.5 * x[self.mask])
+        return xp.concatenate(parts)
+
+    def jvp(self, x, v):
+        """``J v`` by forward-mode differentiation, chunk by chunk."""
+        xp = self.xp
+        params = self.mlp.unpack(x)
+        dparams = self.mlp.unpack(v)
+        parts = []
+        for i0, i1, acts, _ in self._passes(x):
+            dout = self.mlp.jvp(params, acts, dparams, xp)
+            dout *= -self.sqrt_w[i0:i1]  # r = sqrt(w) (y - f)
+            parts.append(dout.T.ravel())
+        if self.penalty:
+            parts.append(self.penalty ** 0.5 * v[self.mask])
+        return xp.concatenate(parts)
+
+    def vjp(self, x, u):
+        """``J^T u`` by back-propagation, chunk by chunk."""
+        xp = self.xp
+        k = self.n_outputs
+        params = self.mlp.unpack(x)
+        out = xp.zeros(self.n_params, dtype=self.Xt.dtype)
+        for i0, i1, acts, _ in self._passes(x):
+            G = u[i0 * k:i1 * k].reshape(i1 - i0, k).T * -self.sqrt_w[i0:i1]
+            out += self.mlp.vjp(params, acts, G, xp)
+        if self.penalty:
+            out[self.mask] += self.penalty ** 0.5 * u[self.n_samples * k:]
+        return out
 
     def gradient(self, x, batch=None):
         xp = self.xp
@@ -159,8 +251,7 @@ class MLPProblem(Problem):
         JtJ = None
         Jtr = xp.zeros(n, dtype=self.Xt.dtype)
         sse = 0.0
-        for i0, i1 in self.chunks:
-            acts, E = self._weighted_errors(params, i0, i1)
+        for i0, i1, acts, E in self._passes(x):
             sse += xp.vdot(E, E)
             Jt = self._jt_buffer[: n * (i1 - i0) * k].reshape(n, (i1 - i0) * k)
             # r = sqrt(w) (y - f), so dr/dx = -sqrt(w) df/dx.

@@ -1,0 +1,216 @@
+"""The contenders: each trains on a :class:`~benchmarks.problems.BenchProblem`
+from a seed, for a wall-clock budget, and records a trace.
+
+A trace is a list of ``(seconds, validation relative MSE, iterations)``, one
+entry per iteration (per function evaluation for L-BFGS and SciPy, whose
+iterations are not visible from outside). ``seconds`` is training time only:
+the time spent measuring the validation error is subtracted. Every contender
+stops at the first record past its budget (so it may overrun by one
+iteration).
+"""
+
+import time
+
+import numpy as np
+
+from sklm._backend import NumpyBackend
+from sklm._mlp import MLP
+from sklm._problem import MLPProblem
+from sklm.solvers import SOLVERS
+
+__all__ = ["CONTENDERS", "Recorder", "contender_names"]
+
+
+class _Budget(Exception):
+    """Raised inside a third-party optimiser's callback to stop it."""
+
+
+class Recorder:
+    """Clock, trace and budget shared by every contender."""
+
+    def __init__(self, budget, val_error, stop_below=0.0):
+        self.budget = budget
+        self.val_error = val_error  # callable(params) -> relative MSE
+        self.stop_below = stop_below
+        self.trace = []
+        self.eval_time = 0.0
+        self.start = None
+        self.extra = {}
+
+    def begin(self):
+        self.start = time.perf_counter()
+
+    def now(self):
+        return time.perf_counter() - self.start - self.eval_time
+
+    def record(self, params, iterations):
+        """Record the validation error at ``params``; True when the run should stop."""
+        t = self.now()
+        e0 = time.perf_counter()
+        err = float(self.val_error(params))
+        self.eval_time += time.perf_counter() - e0
+        self.trace.append((t, err, int(iterations)))
+        return t >= self.budget or not np.isfinite(err) or err <= self.stop_below
+
+
+def _mlp_and_problem(bp, chunk=None):
+    mlp = MLP((bp.X.shape[1], *bp.hidden, 1), "tanh")
+    m = bp.X.shape[0]
+    problem = MLPProblem(mlp, bp.X, bp.y[:, None], np.ones(m), 0.0, NumpyBackend(),
+                         chunk or m)
+    return mlp, problem
+
+
+def _theta_error(mlp, bp):
+    Xv_t = np.ascontiguousarray(bp.X_val.T)
+    var = float(bp.y_val.var())
+
+    def err(theta):
+        out = mlp.predict(mlp.unpack(theta), Xv_t, np)[0]
+        return float(np.mean((bp.y_val - out) ** 2)) / var
+    return err
+
+
+def _start(mlp, seed):
+    # As LMRegressor(random_state=seed): Glorot from check_random_state(seed).
+    return mlp.init_params(np.random.RandomState(seed), "glorot")
+
+
+def sklm_solver(solver, **options):
+    def run(bp, seed, budget, stop_below=0.0, chunk=None):
+        mlp, problem = _mlp_and_problem(bp, chunk)
+        rec = Recorder(budget, _theta_error(mlp, bp), stop_below)
+        opts = dict(options)
+        if solver in ("sgd", "adam"):
+            opts.setdefault("random_state", seed)
+
+        def callback(info):
+            return rec.record(info.x, info.iteration)
+
+        s = SOLVERS[solver](max_iter=10**9, tol=0.0, min_grad=0.0, callback=callback, **opts)
+        x0 = _start(mlp, seed)
+        rec.begin()
+        rec.record(x0, 0)
+        result = s.run(problem, x0)
+        rec.extra = {"status": result.status.name, "n_iter": result.n_iter,
+                     "final_loss": float(result.loss)}
+        return rec
+    return run
+
+
+def sklearn_mlp(solver):
+    def run(bp, seed, budget, stop_below=0.0, chunk=None):
+        import warnings  # noqa: PLC0415
+
+        from sklearn.exceptions import ConvergenceWarning  # noqa: PLC0415
+        from sklearn.neural_network import MLPRegressor  # noqa: PLC0415
+
+        var = float(bp.y_val.var())
+
+        def err(model):
+            return float(np.mean((bp.y_val - model.predict(bp.X_val)) ** 2)) / var
+
+        rec = Recorder(budget, err, stop_below)
+        common = dict(hidden_layer_sizes=bp.hidden, activation="tanh", alpha=0.0,
+                      random_state=seed)
+        if solver == "lbfgs":
+            calls = [0]
+
+            class Traced(MLPRegressor):
+                def _loss_grad_lbfgs(self, packed, *args, **kwargs):
+                    out = super()._loss_grad_lbfgs(packed, *args, **kwargs)
+                    calls[0] += 1  # coefs_ now hold ``packed``
+                    if rec.record(self, calls[0]):
+                        raise _Budget
+                    return out
+
+            model = Traced(solver="lbfgs", max_iter=10**7, max_fun=10**7, tol=0.0, **common)
+            rec.begin()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                try:
+                    model.fit(bp.X, bp.y)
+                    rec.extra = {"status": "stopped itself"}
+                except _Budget:
+                    rec.extra = {"status": "budget"}
+        else:
+            model = MLPRegressor(solver="adam", batch_size=200, learning_rate_init=1e-3,
+                                 shuffle=True, **common)
+            rec.begin()
+            epoch = 0
+            while True:
+                model.partial_fit(bp.X, bp.y)
+                epoch += 1
+                if rec.record(model, epoch):
+                    break
+            rec.extra = {"status": "budget"}
+        return rec
+    return run
+
+
+def scipy_least_squares(method):
+    def run(bp, seed, budget, stop_below=0.0, chunk=None):
+        from scipy.optimize import least_squares  # noqa: PLC0415
+
+        mlp, problem = _mlp_and_problem(bp)
+        rec = Recorder(budget, _theta_error(mlp, bp), stop_below)
+        m, n = bp.X.shape[0], mlp.n_params
+        Jt = np.empty((n, m))  # sklm's Jacobian, held whole for SciPy
+        counts = {"nfev": 0, "njev": 0}
+        ones = -np.ones(m)
+
+        def fun(theta):
+            counts["nfev"] += 1
+            if rec.record(theta, counts["njev"]):
+                raise _Budget
+            return problem.residual(theta)
+
+        def jac(theta):
+            counts["njev"] += 1
+            params = mlp.unpack(theta)
+            acts = mlp.forward(params, problem.Xt, np)
+            mlp.jacobian_t(params, acts, ones, Jt, np)
+            return Jt.T
+
+        rec.begin()
+        try:
+            res = least_squares(fun, _start(mlp, seed), jac=jac, method=method,
+                                ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=10**7)
+            rec.extra = {"status": f"stopped itself: {res.message}"}
+        except _Budget:
+            rec.extra = {"status": "budget"}
+        rec.extra.update(counts)
+        return rec
+    return run
+
+
+#: name -> (runner, what the iteration count counts)
+CONTENDERS = {
+    "sklm lm trainlm": (sklm_solver("lm", mu_update="trainlm"), "Jacobians - 1"),
+    "sklm lm trainlm marquardt": (sklm_solver("lm", mu_update="trainlm", damping="marquardt"),
+                                  "Jacobians - 1"),
+    "sklm lm nielsen": (sklm_solver("lm", mu_update="nielsen"), "Jacobians - 1"),
+    "sklm lm trainlm geodesic": (sklm_solver("lm", mu_update="trainlm", geodesic=True),
+                                 "Jacobians - 1"),
+    "sklm lm nielsen geodesic": (sklm_solver("lm", mu_update="nielsen", geodesic=True),
+                                 "Jacobians - 1"),
+    "sklm gauss-newton": (sklm_solver("gauss-newton"), "Jacobians - 1"),
+    "sklm newton": (sklm_solver("newton"), "Hessians - 1"),
+    "sklm adam": (sklm_solver("adam", learning_rate_init=1e-3, batch_size=200), "epochs"),
+    "sklm sgd": (sklm_solver("sgd", learning_rate_init=1e-3, batch_size=200), "epochs"),
+    "sklearn lbfgs": (sklearn_mlp("lbfgs"), "function evaluations"),
+    "sklearn adam": (sklearn_mlp("adam"), "epochs"),
+    "scipy trf": (scipy_least_squares("trf"), "Jacobians"),
+    "scipy lm": (scipy_least_squares("lm"), "Jacobians"),
+}
+# Hook: sklm solvers registered in sklm.solvers.SOLVERS after this file was
+# written run with their defaults under the name "sklm <solver>".
+for _name in SOLVERS:
+    if f"sklm {_name}" not in CONTENDERS and _name != "lm":
+        CONTENDERS[f"sklm {_name}"] = (sklm_solver(_name), "iterations")
+CONTENDERS = {k: v for k, v in CONTENDERS.items()
+              if not k.startswith("sklm ") or k.split()[1] in SOLVERS}
+
+
+def contender_names():
+    return list(CONTENDERS)

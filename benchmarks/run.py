@@ -1,0 +1,356 @@
+"""Run the benchmark suite.
+
+    python -m benchmarks.run --quick     # seed-2d + seed-6d, one seed, short budgets (< 3 min)
+    python -m benchmarks.run --full      # all problems, 3 seeds, long budgets, scaling checks
+
+Options narrow a run (``--problems``, ``--contenders``, ``--seeds``,
+``--budget``); ``--tiny`` shrinks the data (the smoke test). Results go to
+``--out`` (JSON and a Markdown report, default ``benchmarks/results``); plots
+of validation error against time to ``--plot-dir`` (default ``docs/_static``).
+"""
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.contenders import CONTENDERS
+from benchmarks.floor import measure_floor
+from benchmarks.problems import make_problem
+
+TARGETS = (1e-2, 1e-3, 1e-4)
+REFERENCE = "sklm lm trainlm"  # LMRegressor's default rule: ratios are against it
+
+QUICK = {
+    "problems": {"seed-2d": 2.0, "seed-6d": 8.0},
+    "seeds": [0],
+    "contenders": ["sklm lm trainlm", "sklm lm nielsen", "sklm lm nielsen geodesic",
+                   "sklm gauss-newton", "sklm newton", "sklm adam", "sklearn lbfgs",
+                   "sklearn adam", "scipy trf", "scipy lm"],
+    "scaling": False,
+}
+FULL = {
+    "problems": {"seed-2d": 5.0, "seed-6d": 25.0, "wide": 200.0},
+    "seeds": [0, 1, 2],
+    "contenders": list(CONTENDERS),
+    # wide: one seed; scipy holds the whole 100,000 x 1,377 Jacobian (and its QR)
+    "wide_seeds": [0],
+    "wide_contenders": ["sklm lm trainlm", "sklm lm nielsen", "sklm lm nielsen geodesic",
+                        "sklm adam", "sklearn lbfgs", "sklearn adam"],
+    "scaling": True,
+}
+
+
+# ------------------------------------------------------------------ memory
+def _read_status(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss():
+    """Reset the kernel's peak-RSS mark (VmHWM); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakRSS:
+    """Peak resident memory during a block, above the resident memory at its start.
+
+    Linux: VmHWM after resetting it through /proc/self/clear_refs. Counts
+    everything the process touches (NumPy, BLAS buffers, scikit-learn), not
+    only Python allocations; None where /proc is unavailable.
+    """
+
+    def __enter__(self):
+        gc.collect()
+        self.ok = reset_peak_rss()
+        self.base = _read_status("VmRSS")
+        return self
+
+    def __exit__(self, *exc):
+        peak = _read_status("VmHWM")
+        self.value = (peak - self.base) if (self.ok and peak and self.base) else None
+        return False
+
+
+# ----------------------------------------------------------------- summary
+def time_to(trace, target):
+    for t, err, _ in trace:
+        if err <= target:
+            return t
+    return float("inf")
+
+
+def summarise(runs, budget):
+    """Median figures over seeds for one contender on one problem."""
+    out = {}
+    for target in TARGETS:
+        out[f"t_{target:g}"] = float(np.median([time_to(r["trace"], target) for r in runs]))
+    out["final"] = float(np.median([r["trace"][-1][1] for r in runs]))
+    out["best"] = float(np.median([min(e for _, e, _ in r["trace"]) for r in runs]))
+    out["iterations"] = float(np.median([r["trace"][-1][2] for r in runs]))
+    per = [r["trace"][-1][0] / r["trace"][-1][2] for r in runs if r["trace"][-1][2] > 0]
+    out["s_per_iteration"] = float(np.median(per)) if per else float("nan")
+    mem = [r["peak_rss"] for r in runs if r["peak_rss"] is not None]
+    out["peak_rss_mb"] = max(mem) / 2**20 if mem else None
+    out["budget"] = budget
+    out["n_seeds"] = len(runs)
+    out["status"] = sorted({r["extra"].get("status", "") for r in runs})
+    return out
+
+
+def fmt_t(t):
+    return "not reached" if not np.isfinite(t) else f"{t:.2f}"
+
+
+def markdown(results):
+    lines = []
+    for name, res in results["problems"].items():
+        fl = res["floor"]
+        lines.append(f"### {name}: {res['description']} ({res['m']} x {res['d']} -> "
+                     f"{res['n_params']} parameters)")
+        lines.append("")
+        lines.append(f"Floor (J^T J by syrk + Cholesky, {res['m']} x {res['n_params']}, "
+                     f"chunk {res['chunk']}): {fl['syrk'] * 1e3:.2f} + "
+                     f"{fl['cholesky'] * 1e3:.2f} = **{fl['total'] * 1e3:.2f} ms** "
+                     f"({fl['gflops']:.0f} GFLOP/s counting m n^2). Load before: "
+                     f"{res['load_before']}; after: {res['load_after']}.")
+        lines.append("")
+        ref = res["summary"].get(REFERENCE)
+        lines.append("| contender | to 1e-2 (s) | to 1e-3 (s) | to 1e-4 (s) | vs sklm trainlm "
+                     "at 1e-4 | final val rel. MSE | iterations | ms / iteration | x floor "
+                     "| peak RSS (MB) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        for cname, s in res["summary"].items():
+            ratio = ""
+            if ref is not None and np.isfinite(s["t_0.0001"]) and np.isfinite(ref["t_0.0001"]):
+                ratio = f"{s['t_0.0001'] / ref['t_0.0001']:.2f}"
+            unit = CONTENDERS[cname][1]
+            xfloor = (f"{s['s_per_iteration'] / fl['total']:.2f}"
+                      if cname.startswith("sklm lm") or cname == "sklm gauss-newton" else "")
+            mem = "n/a" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
+            lines.append(
+                f"| {cname} | {fmt_t(s['t_0.01'])} | {fmt_t(s['t_0.001'])} | "
+                f"{fmt_t(s['t_0.0001'])} | {ratio} | {s['final']:.2e} | "
+                f"{s['iterations']:.0f} ({unit}) | {s['s_per_iteration'] * 1e3:.1f} | "
+                f"{xfloor} | {mem} |")
+        lines.append("")
+        lines.append(f"Budget {res['budget']:g} s per run; medians over seeds "
+                     f"{res['seeds']}. Stop reasons: " + "; ".join(
+                         f"{c}: {', '.join(s['status'])}" for c, s in res["summary"].items()))
+        lines.append("")
+    if results.get("scaling"):
+        sc = results["scaling"]
+        lines.append("### wide: memory and time per iteration")
+        lines.append("")
+        lines.append("| rows | chunk | s / iteration | floor (s) | x floor | peak RSS (MB) | "
+                     "Jacobian chunk + J^T J (MB) |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for row in sc:
+            lines.append(f"| {row['rows']} | {row['chunk']} | {row['s_per_iteration']:.2f} | "
+                         f"{row['floor']:.2f} | {row['s_per_iteration'] / row['floor']:.2f} | "
+                         f"{row['peak_rss_mb']:.0f} | {row['model_mb']:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results, plot_dir):
+    try:
+        import matplotlib  # noqa: PLC0415
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        print("matplotlib missing: no plots", file=sys.stderr)
+        return []
+    os.makedirs(plot_dir, exist_ok=True)
+    paths = []
+    for name, res in results["problems"].items():
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for cname, runs in res["runs"].items():
+            trace = runs[0]["trace"]
+            t = [max(p[0], 1e-3) for p in trace]
+            e = [p[1] for p in trace]
+            style = "-" if cname.startswith("sklm lm") else "--"
+            ax.plot(t, e, style, label=cname, lw=1.4)
+        for target in TARGETS:
+            ax.axhline(target, color="0.8", lw=0.8, zorder=0)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training wall time (s), validation measurements excluded")
+        ax.set_ylabel("validation MSE / var(y_val)")
+        ax.set_title(f"{name}: {res['description']}, seed {res['seeds'][0]}")
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        path = os.path.join(plot_dir, f"bench_{name.replace('-', '')}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------- running
+def load():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ["?"]
+
+
+def run_problem(name, budget, seeds, contenders, tiny=False, verbose=True):
+    bp = make_problem(name, *((200, 100) if tiny else ()))
+    m, d = bp.X.shape
+    chunk = min(m, 10_000) if name == "wide" else m
+    floor = measure_floor(m, bp.n_params, chunk=chunk, repeat=3 if m > 50_000 else 5)
+    res = {"description": bp.description, "m": m, "d": d, "n_params": bp.n_params,
+           "chunk": chunk, "floor": floor, "budget": budget, "seeds": seeds,
+           "load_before": " ".join(load()), "runs": {}, "summary": {}}
+    if verbose:
+        print(f"== {name}: {m} x {d}, {bp.n_params} parameters; floor "
+              f"{floor['total'] * 1e3:.2f} ms; load {res['load_before']}", flush=True)
+    for cname in contenders:
+        runner = CONTENDERS[cname][0]
+        runs = []
+        for seed in seeds:
+            with PeakRSS() as mem:
+                rec = runner(bp, seed, budget, chunk=chunk)
+            runs.append({"seed": seed, "trace": rec.trace, "extra": rec.extra,
+                         "peak_rss": mem.value})
+            gc.collect()
+            if verbose:
+                t, e, it = rec.trace[-1]
+                print(f"  {cname:<28} seed {seed}: {it:>6} it, {t:7.2f} s, val {e:.3e}, "
+                      f"1e-4 at {fmt_t(time_to(rec.trace, 1e-4))} s, "
+                      f"{(mem.value or 0) / 2**20:.0f} MB, {rec.extra.get('status', '')}",
+                      flush=True)
+        res["runs"][cname] = runs
+        res["summary"][cname] = summarise(runs, budget)
+    res["load_after"] = " ".join(load())
+    return res
+
+
+def run_scaling(verbose=True, iterations=3, tiny=False):
+    """wide: s/iteration against rows, and peak memory against the chunk size."""
+    from sklm._backend import NumpyBackend  # noqa: PLC0415
+    from sklm._mlp import MLP  # noqa: PLC0415
+    from sklm._problem import MLPProblem  # noqa: PLC0415
+    from sklm.solvers import SOLVERS  # noqa: PLC0415
+
+    full = make_problem("wide", *((2_000, 100) if tiny else ()))
+    hidden = (8,) if tiny else full.hidden
+    M = full.X.shape[0]
+    configs = [(M // 4, M // 10), (M // 2, M // 10), (M, M // 10), (M, M // 2), (M, M)]
+    out = []
+    for rows, chunk in configs:
+        chunk = max(chunk, 1)
+        mlp = MLP((8, *hidden, 1), "tanh")
+        n = mlp.n_params
+        floor = measure_floor(rows, n, chunk=chunk, repeat=2)["total"]
+        gc.collect()
+        with PeakRSS() as mem:
+            problem = MLPProblem(mlp, full.X[:rows], full.y[:rows, None], np.ones(rows), 0.0,
+                                 NumpyBackend(), chunk)
+            solver = SOLVERS["lm"](max_iter=iterations, mu_update="nielsen", tol=0.0,
+                                   min_grad=0.0)
+            t = time.perf_counter()
+            result = solver.run(problem, mlp.init_params(np.random.RandomState(0)))
+            dt = time.perf_counter() - t
+        # one LM iteration = one Jacobian pass + trials; the start's pass counts too
+        per = dt / (result.n_iter + 1)
+        row = {"rows": rows, "chunk": chunk, "s_per_iteration": per, "floor": floor,
+               "peak_rss_mb": (mem.value or 0) / 2**20,
+               "model_mb": (chunk * n + n * n) * 8 / 2**20,
+               "load": " ".join(load())}
+        out.append(row)
+        if verbose:
+            print(f"  scaling rows {rows} chunk {chunk}: {per:.2f} s/it (floor {floor:.2f}),"
+                  f" peak {row['peak_rss_mb']:.0f} MB", flush=True)
+        del problem, solver, result
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the < 3 min version (default)")
+    mode.add_argument("--full", action="store_true", help="all problems, 3 seeds, scaling")
+    ap.add_argument("--problems", nargs="+", help="subset of problems")
+    ap.add_argument("--contenders", nargs="+", help="subset of contenders (names as listed)")
+    ap.add_argument("--seeds", nargs="+", type=int)
+    ap.add_argument("--budget", type=float, help="seconds per run (all problems)")
+    ap.add_argument("--tiny", action="store_true", help="shrunken data (smoke test)")
+    ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--plot-dir", default="docs/_static")
+    ap.add_argument("--list", action="store_true", help="list contenders and exit")
+    args = ap.parse_args(argv)
+    if args.list:
+        print("\n".join(CONTENDERS))
+        return None
+    cfg = FULL if args.full else QUICK
+    label = "full" if args.full else "quick"
+    problems = dict(cfg["problems"])
+    if args.problems:
+        problems = {p: problems.get(p, FULL["problems"].get(p, 10.0)) for p in args.problems}
+    if args.budget is not None:
+        problems = {p: args.budget for p in problems}
+    started = datetime.datetime.now(datetime.timezone.utc)
+    results = {
+        "mode": label,
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        if os.path.exists("/usr/bin/uptime") else " ".join(load()),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+                   f"numpy {np.__version__}",
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
+        "problems": {},
+    }
+    print(f"{results['date']}  {results['uptime']}", flush=True)
+    for name, budget in problems.items():
+        seeds = args.seeds or cfg.get("wide_seeds" if name == "wide" else "seeds") or cfg["seeds"]
+        contenders = args.contenders or (cfg.get("wide_contenders") if name == "wide" else None) \
+            or cfg["contenders"]
+        unknown = [c for c in contenders if c not in CONTENDERS]
+        if unknown:
+            raise SystemExit(f"unknown contenders {unknown}; --list shows them")
+        results["problems"][name] = run_problem(name, budget, seeds, contenders, args.tiny)
+    if cfg["scaling"] and not args.no_scaling:
+        print("== wide scaling", flush=True)
+        results["scaling"] = run_scaling(tiny=args.tiny)
+    results["elapsed_s"] = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+    report = markdown(results)
+    print()
+    print(report)
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"{label}{'-tiny' if args.tiny else ''}")
+    with open(stem + ".json", "w") as f:
+        json.dump(results, f, indent=1, default=float)
+    with open(stem + ".md", "w") as f:
+        f.write(f"{results['command']} - {results['date']} - {results['uptime']}\n\n{report}\n")
+    if not args.no_plot:
+        for path in plot(results, args.plot_dir):
+            print("plot:", path)
+    print(f"elapsed {results['elapsed_s']:.0f} s")
+    return results
+
+
+if __name__ == "__main__":
+    main()

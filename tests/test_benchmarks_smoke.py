@@ -1,0 +1,45 @@
+"""The benchmark runner end to end on a tiny configuration (no timing assertions)."""
+
+import json
+import math
+
+import pytest
+
+pytest.importorskip("sklearn")
+run = pytest.importorskip("benchmarks.run")
+
+
+def test_benchmark_runner_tiny(tmp_path):
+    contenders = ["sklm lm trainlm", "sklm lm nielsen geodesic", "sklearn lbfgs",
+                  "sklearn adam", "scipy lm"]
+    results = run.main(["--quick", "--tiny", "--problems", "seed-2d", "--seeds", "0",
+                        "--budget", "0.2", "--contenders", *contenders, "--no-plot",
+                        "--out", str(tmp_path)])
+    res = results["problems"]["seed-2d"]
+    assert list(res["summary"]) == contenders
+    for name in contenders:
+        s = res["summary"][name]
+        assert math.isfinite(s["final"]) and s["final"] >= 0
+        trace = res["runs"][name][0]["trace"]
+        assert trace and all(len(p) == 3 for p in trace)
+    assert res["floor"]["total"] > 0
+    saved = json.loads((tmp_path / "quick-tiny.json").read_text())
+    assert "seed-2d" in saved["problems"]
+    assert "| sklm lm trainlm |" in (tmp_path / "quick-tiny.md").read_text()
+
+
+def test_benchmark_scaling_tiny():
+    rows = run.run_scaling(verbose=False, iterations=1, tiny=True)
+    assert [r["rows"] for r in rows] == [500, 1000, 2000, 2000, 2000]
+    assert all(r["s_per_iteration"] > 0 for r in rows)
+
+
+def test_benchmark_problems_are_standardised():
+    from benchmarks.problems import PROBLEMS, make_problem
+
+    for name in PROBLEMS:
+        bp = make_problem(name, 300, 50)
+        assert abs(bp.X.mean()) < 1e-12 and abs(bp.y.mean()) < 1e-12
+        assert bp.y.std() == pytest.approx(1.0)
+    assert make_problem("seed-6d", 300, 50).n_params == 311
+    assert make_problem("seed-2d", 300, 50).n_params == 41
