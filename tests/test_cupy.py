@@ -1,0 +1,91 @@
+"""The CuPy backend against the NumPy one. Runs only with CuPy and a GPU."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sklm import LMRegressor
+from sklm._backend import cupy_available, get_backend
+from sklm.solvers import SOLVERS
+
+pytestmark = pytest.mark.skipif(
+    not cupy_available(),
+    reason="needs CuPy and an NVIDIA GPU (pip install sklm[gpu]); none found",
+)
+
+
+def rosen2d(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 2))
+    return X, (2.5 - X[:, 0]) ** 2 + 2.5 * (X[:, 1] - X[:, 0] ** 2) ** 2
+
+
+def rosen6d(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 6))
+    y = np.sum(100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2, axis=1)
+    return (X - X.mean(0)) / X.std(0), (y - y.mean()) / y.std()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("data, hidden", [
+    (rosen2d(500, 0), (10,)),
+    (rosen6d(10_000, 0), (12, 10, 8)),
+])
+def test_cpu_and_gpu_lm_fits_agree(data, hidden):
+    X, y = data
+    kw = dict(hidden_layer_sizes=hidden, max_iter=20, tol=0.0, random_state=0)
+    cpu = LMRegressor(backend="numpy", **kw).fit(X, y)
+    gpu = LMRegressor(backend="cupy", **kw).fit(X, y)
+    assert gpu.backend_ == "cupy" and gpu.n_iter_ == cpu.n_iter_ == 20
+    theta_cpu = np.concatenate([a.ravel() for a in cpu.coefs_ + cpu.intercepts_])
+    theta_gpu = np.concatenate([a.ravel() for a in gpu.coefs_ + gpu.intercepts_])
+    assert np.linalg.norm(theta_gpu - theta_cpu) <= 1e-8 * np.linalg.norm(theta_cpu)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_every_solver_runs_on_the_gpu_through_the_same_code(solver):
+    X, y = rosen2d(300, 1)
+    kw = dict(solver=solver, max_iter=5, tol=0.0, random_state=0,
+              learning_rate_init=0.01)
+    cpu = LMRegressor(backend="numpy", **kw).fit(X, y)
+    gpu = LMRegressor(backend="cupy", **kw).fit(X, y)
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_gpu_model_pickles_and_predicts_on_the_cpu():
+    X, y = rosen2d(300, 2)
+    model = LMRegressor(backend="cupy", max_iter=10, random_state=0).fit(X, y)
+    assert all(type(W) is np.ndarray for W in model.coefs_ + model.intercepts_)
+    clone = pickle.loads(pickle.dumps(model))
+    pred = clone.predict(X)
+    assert type(pred) is np.ndarray
+    np.testing.assert_array_equal(pred, model.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_cupy_input_gives_cupy_output():
+    import cupy
+
+    X, y = rosen2d(300, 3)
+    model = LMRegressor(max_iter=10, random_state=0).fit(cupy.asarray(X), cupy.asarray(y))
+    assert model.backend_ == "cupy"  # 'auto' picks the GPU
+    pred = model.predict(cupy.asarray(X))
+    assert isinstance(pred, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(pred), model.predict(X), rtol=1e-12)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(cupy.asarray(X[:, :1]))
+
+
+def test_failed_gpu_cholesky_is_a_rejected_step_not_an_error():
+    import cupy
+
+    backend = get_backend("cupy")
+    A = cupy.asarray([[1.0, 2.0], [2.0, 1.0]])  # indefinite
+    assert backend.cholesky_solve(A, cupy.ones(2)) is None
+    A = cupy.asarray([[4.0, 2.0], [2.0, 3.0]])
+    x = backend.cholesky_solve(A, cupy.ones(2))
+    np.testing.assert_allclose(cupy.asnumpy(A @ x), [1.0, 1.0])
