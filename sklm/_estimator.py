@@ -178,6 +178,37 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     --------
     sklearn.neural_network.MLPRegressor : first-order training of the same model.
 
+    Notes
+    -----
+    **Input.** ``X``, ``y`` and ``sample_weight`` are converted to float64
+    (float32, integer and boolean input is upcast; the fitted weights and the
+    predictions are float64). NaN or infinite values, complex or non-numeric
+    data, 3-D arrays, empty arrays, mismatched lengths, negative or all-zero
+    sample weights raise ``ValueError``; sparse ``X`` raises ``TypeError``
+    (densify it with ``X.toarray()``). Data so large that the initial loss
+    overflows float64 raise ``ValueError`` naming the remedy: scale them.
+    Unscaled data of very large or very small magnitude train without error
+    but poorly (saturated units); put a ``StandardScaler`` in a ``Pipeline``.
+    One sample, more outputs than samples and more parameters than samples
+    are all valid: the normal matrix ``J^T J`` is then singular and the
+    damping keeps each step defined (Gauss-Newton falls back to the
+    minimum-norm solution); the network interpolates the data.
+
+    **Interruption.** A ``KeyboardInterrupt`` (Ctrl-C) during training stops
+    it, as MATLAB's "Stop Training" does: ``fit`` returns normally with the
+    estimator fitted, ``stop_reason_`` saying so and a ``ConvergenceWarning``.
+    The weights kept are those with the lowest training loss among the start
+    and the completed iterations (for SGD and Adam, whose loss can rise, not
+    necessarily the last), or with ``early_stopping`` the best on the
+    validation set. An interrupt during the very first evaluation of the loss
+    and its derivatives, before any iteration, propagates: nothing was
+    trained yet.
+
+    **Reproducibility.** With an integer ``random_state``, fits on the same
+    data, backend and thread count are bit-for-bit identical, for every solver
+    (minibatch shuffling included). The pickled state carries a format
+    number: an older one loads, a newer one fails with a message to upgrade.
+
     Examples
     --------
     >>> import numpy as np
@@ -318,6 +349,19 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=not continuing, multi_output=True,
                              y_numeric=True, dtype=np.float64)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if Y.dtype.kind not in "biuf":
+            # validate_data leaves string targets alone (a classifier's labels).
+            try:
+                Y = Y.astype(np.float64)
+            except ValueError as exc:
+                raise ValueError(f"y must be numeric for a regressor; {exc}.") from exc
+        if not np.isfinite(Y).all():
+            # validate_data checks y before y_numeric converts an object array
+            # to float, so None entries arrive here as NaN.
+            raise ValueError(
+                "Input y contains NaN or infinity after conversion to float64 "
+                "(None in an object array becomes NaN). Drop or impute those rows."
+            )
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         if not sample_weight.sum() > 0:
@@ -368,6 +412,16 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
         solver = SOLVERS[self.solver](**self._solver_options(monitor, rng))
         result = solver.run(problem, backend.asarray(theta0))
+        if not math.isfinite(result.initial_loss):
+            # Nothing was trained: rather than a warning and a random network,
+            # say which data cannot be squared in float64.
+            raise ValueError(
+                f"The training loss at the initial parameters is not finite "
+                f"({result.initial_loss}): the inputs or targets are too large to "
+                f"square in float64 (max |X| = {np.abs(X).max():.3g}, max |y| = "
+                f"{np.abs(Y).max():.3g}). Scale them, e.g. StandardScaler on X in a "
+                "Pipeline and TransformedTargetRegressor for y."
+            )
 
         x = result.x
         if monitor is not None and monitor.best_x is not None:
@@ -397,7 +451,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 "or set early_stopping=False."
             )
         seed = rng.randint(np.iinfo(np.int32).max)
-        return train_test_split(X, Y, sample_weight, test_size=n_val, random_state=seed)
+        parts = train_test_split(X, Y, sample_weight, test_size=n_val, random_state=seed)
+        # Both losses divide by their part's total weight.
+        for name, w in (("training", parts[4]), ("validation", parts[5])):
+            if not w.sum() > 0:
+                raise ValueError(
+                    f"early_stopping=True left the {name} part of the data with zero "
+                    "total sample_weight (too few rows have positive weight). Give "
+                    "more rows positive weight, change validation_fraction or "
+                    "random_state, or set early_stopping=False."
+                )
+        return parts
 
     def _solver_options(self, monitor, rng):
         options = dict(
@@ -462,12 +526,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                    "targets (StandardScaler), try another random_state, or a "
                    "larger network.")
         elif status == Status.NON_FINITE:
-            msg = (f"{result.message} ({where}). Check the inputs and targets for "
-                   "huge values and scale them (StandardScaler).")
+            advice = (" or lower learning_rate_init" if self.solver in ("sgd", "adam")
+                      else "")
+            msg = (f"{result.message} ({where}). The estimator holds the last finite "
+                   "parameters. Check the inputs and targets for huge values and "
+                   f"scale them (StandardScaler){advice}.")
         elif status == Status.INTERRUPTED:
-            msg = (f"{result.message} {where}. The estimator holds the "
-                   "best parameters found so far.")
-        elif status == Status.STEP_FAILED:
+            best = ("with the best validation loss" if self.early_stopping
+                    else "with the lowest training loss")
+            msg = (f"{result.message} ({where}). The estimator holds the "
+                   f"parameters {best} found so far.")
+        elif status in (Status.STEP_FAILED, Status.SINGULAR):
             msg = f"{result.message} ({where})."
         else:
             return
@@ -494,6 +563,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         return Y.ravel() if self.n_outputs_ == 1 else Y
 
     # ------------------------------------------------------------ protocol
+    def __sklearn_is_fitted__(self):
+        # Not "any attribute ending in _": validate_data sets n_features_in_
+        # before training, so a fit that raised would otherwise look fitted.
+        return hasattr(self, "coefs_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True

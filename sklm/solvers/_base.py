@@ -59,7 +59,10 @@ MESSAGES = {
         "The damping mu exceeded mu_max={mu_max:g} without finding a step that "
         "lowers the loss."
     ),
-    Status.NON_FINITE: "The loss or gradient at the current point is not finite.",
+    Status.NON_FINITE: (
+        "The loss, gradient or curvature matrix (J^T J, Hessian) at the current "
+        "point is not finite."
+    ),
     Status.STEP_FAILED: "No step that lowers the loss could be found.",
     Status.INTERRUPTED: "Training was interrupted (KeyboardInterrupt).",
     Status.SINGULAR: (
@@ -168,10 +171,18 @@ class Solver:
         Wall-clock budget in seconds.
     callback : callable or None
         ``callback(info: IterationInfo) -> bool``; returning True stops the run.
-        A callback may raise ``KeyboardInterrupt``; the run then ends with
-        status INTERRUPTED and the current parameters.
     verbose : bool or int
     stream : file, default sys.stdout
+
+    Notes
+    -----
+    A ``KeyboardInterrupt`` raised during an iteration (in ``step`` or in the
+    callback, e.g. Ctrl-C) ends the run with status INTERRUPTED; the result
+    holds the parameters with the lowest loss among the start and the
+    completed iterations (for monotone methods the last accepted point; for
+    SGD and Adam, whose loss may rise, the best epoch), and ``n_iter`` and the
+    curves count only completed iterations. An interrupt during ``init``
+    (the first evaluation) propagates: nothing has been computed to return.
     """
 
     name = "base"
@@ -214,6 +225,9 @@ class Solver:
         state = self.init(problem, x0)
         initial_loss = state.loss
         best = state.loss
+        # Lowest-loss point so far, returned on interruption. A copy: O(n) per
+        # improving iteration, against at least O(m n) for the iteration itself.
+        best_x, best_loss = state.x, state.loss
         no_improvement = 0
         iteration = 0
         status = None
@@ -229,12 +243,16 @@ class Solver:
                     # converged): stop at the last accepted point, no new iteration.
                     status = info.status
                     break
-                iteration += 1
                 info.elapsed = time.perf_counter() - start
                 stop_requested = bool(self.callback(info)) if self.callback else False
             except KeyboardInterrupt:
+                # The interrupted iteration is not recorded; a first-order epoch
+                # may have left state.x mid-epoch, so return the best recorded point.
                 status = Status.INTERRUPTED
                 break
+            iteration += 1
+            if info.loss < best_loss:
+                best_x, best_loss = info.x.copy(), info.loss
             history["loss"].append(info.loss)
             history["mu"].append(info.mu)
             history["grad"].append(info.grad_norm)
@@ -267,9 +285,12 @@ class Solver:
         message = self.message(status)
         if self.verbose:
             print(message, file=self.stream or sys.stdout)
+        x, loss = state.x, state.loss
+        if status == Status.INTERRUPTED:
+            x, loss = best_x, best_loss
         return SolverResult(
-            x=state.x,
-            loss=state.loss,
+            x=x,
+            loss=loss,
             n_iter=iteration,
             status=status,
             message=message,
@@ -300,3 +321,8 @@ def norm(xp, v):
 
 def finite(x):
     return bool(np.isfinite(x))
+
+
+def all_finite(xp, *arrays):
+    """Whether every entry of every backend array is finite (one host sync each)."""
+    return all(bool(xp.isfinite(a).all()) for a in arrays)

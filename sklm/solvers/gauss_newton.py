@@ -15,13 +15,14 @@ acts only when the full step fails:
 
 With ``safeguard=False`` (pure) every full step is taken, a singular ``J^T J``
 stops the run with status SINGULAR and a non-finite loss with NON_FINITE; the
-parameters returned are always the last finite ones.
+parameters returned are always the last finite ones. Either way a non-finite
+``J^T J`` or ``J^T r`` at the current point stops the run with NON_FINITE.
 """
 
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, at_machine_precision, norm
+from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
 
 __all__ = ["GaussNewton"]
 
@@ -59,6 +60,10 @@ class GaussNewton(Solver):
 
     def step(self, problem, state, iteration):
         backend = problem.backend
+        # A non-finite J^T J or J^T r (a Jacobian that overflowed) defines no
+        # step; without this test the SVD fallback below raises LinAlgError.
+        if not all_finite(backend.xp, state.JtJ, state.Jtr):
+            return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
         step = backend.cholesky_solve(state.JtJ, -state.Jtr)
         if step is None:
             if not self.safeguard:
@@ -67,8 +72,13 @@ class GaussNewton(Solver):
         x_new = state.x + step
         # decrease of ||r||^2 the linearised model predicts for the full step
         predicted = float(backend.xp.vdot(step, -state.Jtr))
-        if at_machine_precision(predicted, state.loss * problem.scale):
+        if at_machine_precision(abs(predicted), state.loss * problem.scale):
             return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
+        if self.safeguard and predicted < 0:
+            # An uphill step: J^T J is not positive semi-definite (a broken
+            # normal matrix from the problem). No halving of it can help, and
+            # the tiny-decrease test above must not call this convergence.
+            return IterationInfo(iteration, state.x, state.loss, status=Status.STEP_FAILED)
         loss_new = problem.loss(x_new)
         if self.safeguard:
             halvings = 0

@@ -52,7 +52,7 @@ second solve with the same Cholesky factor; never a new Jacobian.
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, at_machine_precision, norm
+from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
 
 __all__ = ["LevenbergMarquardt"]
 
@@ -148,6 +148,11 @@ class LevenbergMarquardt(Solver):
         xp = problem.backend.xp
         update = MU_UPDATES[self.mu_update]
         JtJ, Jtr = state.JtJ, state.Jtr
+        # A non-finite J^T J or J^T r (an overflowed Jacobian) makes every
+        # factorisation fail: stop with its cause, not MU_MAX after ~13 trials.
+        if not all_finite(xp, JtJ, Jtr):
+            return IterationInfo(iteration, state.x, state.loss, mu=state.mu,
+                                 status=Status.NON_FINITE)
         n = JtJ.shape[0]
         diag_view = JtJ.reshape(-1)[:: n + 1]  # a view: damp in place, restore after
         base_diag = diag_view.copy()

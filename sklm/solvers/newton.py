@@ -7,13 +7,14 @@ neural network is not convex: where ``H + mu I`` is not positive definite or
 the step does not lower the loss, ``mu`` grows by ``mu_increase`` and the step
 is retried (with the same Hessian); after an accepted step it shrinks by
 ``mu_decrease``. With ``mu_init=0`` and a positive definite Hessian whose
-steps lower the loss, this is the pure textbook method.
+steps lower the loss, this is the pure textbook method. A non-finite Hessian
+or gradient at the current point stops the run with status NON_FINITE.
 """
 
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, at_machine_precision, norm
+from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
 
 __all__ = ["Newton"]
 
@@ -55,6 +56,12 @@ class Newton(Solver):
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
+        # A non-finite Hessian or gradient (overflow in the curvature term)
+        # defines no step: say so, rather than damp until mu_max and report
+        # MU_MAX with the wrong cause.
+        if not all_finite(xp, state.H, state.grad):
+            return IterationInfo(iteration, state.x, state.loss, mu=state.mu,
+                                 status=Status.NON_FINITE)
         half = 0.5 * problem.scale
         H = state.H * half
         neg_g = state.grad * (-half)

@@ -68,12 +68,16 @@ class FirstOrderSolver(Solver):
         else:
             n = problem.n_samples
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-            x_new = state.x
+            x_start = x_new = state.x
             for start in range(0, n, self.batch_size):
                 state.x = x_new
                 _, g = problem.gradient(x_new, batch=order[start:start + self.batch_size])
                 x_new = self._update(state, g, xp)
             loss, grad, grad_norm = problem.loss(x_new), None, math.nan
+            # The minibatch loop moved state.x along; a failed epoch must
+            # return the point where it began (the one state.loss belongs to),
+            # not a mid-epoch point that may already be NaN.
+            state.x = x_start
         if not (math.isfinite(loss) and bool(xp.isfinite(x_new).all())):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
         state.x, state.loss, state.grad = x_new, loss, grad
