@@ -18,13 +18,13 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 # What each example must print (quick mode).
 EXPECTED = {
-    "plot_rosenbrock_parameters.py": ["initial loss at (a, b) = (5, 5): 3868.229167"],
-    "plot_surrogate_lm_vs_adam.py": ["LM, mu0 = 3", "sklearn Adam", "valid. MSE",
+    "01_rosenbrock_parameters.py": ["initial loss at (a, b) = (5, 5): 3868.229167"],
+    "02_surrogate_lm_vs_adam.py": ["LM, mu0 = 3", "sklearn Adam", "valid. MSE",
                                      "validation MSE over"],
-    "plot_rosenbrock_6d.py": ["311 parameters", "Levenberg-Marquardt", "valid. rel. MSE"],
-    "plot_pipeline_gridsearch.py": ["grid search:", "best: solver=", "1 - R^2"],
-    "plot_early_stopping.py": ["early stopping ran", "kept the weights of iteration"],
-    "plot_gpu_backend.py": ["backend_='numpy'", "coefs_ are {'numpy'} arrays"],
+    "03_rosenbrock_6d.py": ["311 parameters", "Levenberg-Marquardt", "valid. rel. MSE"],
+    "04_pipeline_gridsearch.py": ["grid search:", "best: solver=", "1 - R^2"],
+    "05_early_stopping.py": ["early stopping ran", "kept the weights of iteration"],
+    "06_gpu_backend.py": ["backend_='numpy'", "coefs_ are {'numpy'} arrays"],
 }
 
 
@@ -52,7 +52,7 @@ def test_example_runs_in_quick_mode(script):
 
 def test_rosenbrock_example_reproduces_the_tutorial_table():
     pytest.importorskip("matplotlib", reason="matplotlib is not installed (sklm[plot])")
-    out = run_example(EXAMPLES / "plot_rosenbrock_parameters.py")
+    out = run_example(EXAMPLES / "01_rosenbrock_parameters.py")
     steps = {}
     for line in out.splitlines():
         m = re.match(r"(gradient descent|Adam|Newton|Gauss-Newton)\s{2,}.*?\s(\d+)\s+(\S+e-\d+)",

@@ -1,6 +1,6 @@
 """
 An MLP surrogate: Levenberg-Marquardt against Adam (the tutorial's figure 2)
-===========================================================================
+============================================================================
 
 The tutorial's second experiment replaces the Rosenbrock function
 ``f(x, y) = (2.5 - x)^2 + 2.5 (y - x^2)^2`` by a small neural network: 500
@@ -8,17 +8,18 @@ training and 500 validation points drawn uniformly from ``[-2, 2]^2``, a 2-10-1
 network (tanh hidden layer, linear output, Glorot initialisation, 41
 parameters) and the raw, unscaled mean squared error. Its table:
 
-========================  ==========  =========  ==============
-method                    iterations  train MSE  validation MSE
-========================  ==========  =========  ==============
-Adam, lr 1e-2, full batch     40,000      0.229           0.290
-Levenberg-Marquardt, mu0 3       100     0.0123          0.0186
-========================  ==========  =========  ==============
+===========================  ==========  =========  ==============
+method                       iterations  train MSE  validation MSE
+===========================  ==========  =========  ==============
+Adam, lr 1e-2, full batch        40,000      0.229           0.290
+Levenberg-Marquardt, mu0 3          100     0.0123          0.0186
+===========================  ==========  =========  ==============
 
 Here the same experiment runs with :class:`sklm.LMRegressor` for every
 solver, beside scikit-learn's :class:`~sklearn.neural_network.MLPRegressor`
-with the same network, the same initial weights and, for Adam, the same
-settings. Our data and initial weights are not the tutorial's, so the numbers
+with the same network, initial weights from the same distribution (Glorot
+uniform, same seed, though the two libraries draw the layers in a different
+order) and, for Adam, the same settings. Our data and initial weights are not the tutorial's, so the numbers
 differ; the gap between the methods is the point.
 
 Set ``SKLM_EXAMPLES_QUICK=1`` (or pass ``--quick``) for a run of a few seconds
@@ -93,9 +94,10 @@ for name, model in models.items():
     print(f"{name:<32}{model.n_iter_:>11}{seconds:>9.2f}{train:>12.3g}{val:>12.3g}")
 
 # %%
-# sklm's Adam and scikit-learn's take the same steps from the same initial
-# weights (both fold Adam's bias correction into the step size), so their rows
-# nearly agree: a check that the comparison is fair. Levenberg-Marquardt
+# sklm's Adam and scikit-learn's take the same steps from the same weights
+# (both fold Adam's bias correction into the step size); from their slightly
+# different starts here, their rows nearly agree: a check that the comparison
+# is fair. Levenberg-Marquardt
 # reaches in a hundred iterations an error that Adam does not reach in forty
 # thousand. Gauss-Newton without damping is not stable on this problem: the
 # tutorial's pure Gauss-Newton run blew up at its second step; sklm's

@@ -1,6 +1,6 @@
 """
 Scaling up: the 6-D Rosenbrock surrogate (the tutorial's figure 3)
-=================================================================
+==================================================================
 
 The tutorial's last experiment: the 6-dimensional Rosenbrock function
 
