@@ -90,6 +90,46 @@ class PeakRSS:
         return False
 
 
+# -------------------------------------------------------- other processes
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_snapshot():
+    """(wall, busy jiffies of the machine, jiffies of this process and its children)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        own = sum(int(x) for x in fields[11:15])
+        return time.perf_counter(), busy, own
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def others_cores(before, after):
+    """Cores' worth of CPU other processes used between two snapshots."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / _HZ
+               / (after[0] - before[0]))
+
+
+def wait_quiet(max_wait, threshold=0.25, verbose=True):
+    """Wait (at most ``max_wait`` s) until other processes use < ``threshold`` cores."""
+    t0 = time.perf_counter()
+    while True:
+        a = _cpu_snapshot()
+        time.sleep(1.0)
+        busy = others_cores(a, _cpu_snapshot())
+        if busy is None or busy < threshold or time.perf_counter() - t0 > max_wait:
+            if verbose and time.perf_counter() - t0 > 1.5:
+                print(f"    (waited {time.perf_counter() - t0:.0f} s for a quiet machine;"
+                      f" others now {busy:.2f} cores)", flush=True)
+            return busy
+
+
 # ----------------------------------------------------------------- summary
 def time_to(trace, target):
     for t, err, _ in trace:
@@ -98,11 +138,19 @@ def time_to(trace, target):
     return float("inf")
 
 
+def iterations_to(trace, target):
+    for _, err, it in trace:
+        if err <= target:
+            return it
+    return float("inf")
+
+
 def summarise(runs, budget):
     """Median figures over seeds for one contender on one problem."""
     out = {}
     for target in TARGETS:
         out[f"t_{target:g}"] = float(np.median([time_to(r["trace"], target) for r in runs]))
+    out["it_0.0001"] = float(np.median([iterations_to(r["trace"], 1e-4) for r in runs]))
     out["final"] = float(np.median([r["trace"][-1][1] for r in runs]))
     out["best"] = float(np.median([min(e for _, e, _ in r["trace"]) for r in runs]))
     out["iterations"] = float(np.median([r["trace"][-1][2] for r in runs]))
@@ -113,6 +161,8 @@ def summarise(runs, budget):
     out["budget"] = budget
     out["n_seeds"] = len(runs)
     out["status"] = sorted({r["extra"].get("status", "") for r in runs})
+    busy = [r.get("others_cores") for r in runs if r.get("others_cores") is not None]
+    out["others_cores_max"] = max(busy) if busy else None
     return out
 
 
@@ -135,9 +185,10 @@ def markdown(results):
         lines.append("")
         ref = res["summary"].get(REFERENCE)
         lines.append("| contender | to 1e-2 (s) | to 1e-3 (s) | to 1e-4 (s) | vs sklm trainlm "
-                     "at 1e-4 | final val rel. MSE | iterations | ms / iteration | x floor "
-                     "| peak RSS (MB) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+                     "at 1e-4 | iterations to 1e-4 | final val rel. MSE | iterations | "
+                     "ms / iteration | x floor "
+                     "| peak RSS (MB) | others' CPU (cores) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for cname, s in res["summary"].items():
             ratio = ""
             if ref is not None and np.isfinite(s["t_0.0001"]) and np.isfinite(ref["t_0.0001"]):
@@ -148,9 +199,12 @@ def markdown(results):
             mem = "n/a" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
             lines.append(
                 f"| {cname} | {fmt_t(s['t_0.01'])} | {fmt_t(s['t_0.001'])} | "
-                f"{fmt_t(s['t_0.0001'])} | {ratio} | {s['final']:.2e} | "
+                f"{fmt_t(s['t_0.0001'])} | {ratio} | "
+                f"{'not reached' if not np.isfinite(s['it_0.0001']) else int(s['it_0.0001'])} | "
+                f"{s['final']:.2e} | "
                 f"{s['iterations']:.0f} ({unit}) | {s['s_per_iteration'] * 1e3:.1f} | "
-                f"{xfloor} | {mem} |")
+                f"{xfloor} | {mem} | "
+                f"{'' if s['others_cores_max'] is None else format(s['others_cores_max'], '.2f')} |")
         lines.append("")
         lines.append(f"Budget {res['budget']:g} s per run; medians over seeds "
                      f"{res['seeds']}. Stop reasons: " + "; ".join(
@@ -214,7 +268,7 @@ def load():
         return ["?"]
 
 
-def run_problem(name, budget, seeds, contenders, tiny=False, verbose=True):
+def run_problem(name, budget, seeds, contenders, tiny=False, verbose=True, quiet=0.0):
     bp = make_problem(name, *((200, 100) if tiny else ()))
     m, d = bp.X.shape
     chunk = min(m, 10_000) if name == "wide" else m
@@ -229,16 +283,21 @@ def run_problem(name, budget, seeds, contenders, tiny=False, verbose=True):
         runner = CONTENDERS[cname][0]
         runs = []
         for seed in seeds:
+            if quiet:
+                wait_quiet(quiet, verbose=verbose)
+            snap = _cpu_snapshot()
             with PeakRSS() as mem:
                 rec = runner(bp, seed, budget, chunk=chunk)
+            busy = others_cores(snap, _cpu_snapshot())
             runs.append({"seed": seed, "trace": rec.trace, "extra": rec.extra,
-                         "peak_rss": mem.value})
+                         "peak_rss": mem.value, "others_cores": busy})
             gc.collect()
             if verbose:
                 t, e, it = rec.trace[-1]
                 print(f"  {cname:<28} seed {seed}: {it:>6} it, {t:7.2f} s, val {e:.3e}, "
                       f"1e-4 at {fmt_t(time_to(rec.trace, 1e-4))} s, "
-                      f"{(mem.value or 0) / 2**20:.0f} MB, {rec.extra.get('status', '')}",
+                      f"{(mem.value or 0) / 2**20:.0f} MB, {rec.extra.get('status', '')}, "
+                      f"others {busy if busy is not None else float('nan'):.2f} cores",
                       flush=True)
         res["runs"][cname] = runs
         res["summary"][cname] = summarise(runs, budget)
@@ -298,6 +357,11 @@ def main(argv=None):
     ap.add_argument("--tiny", action="store_true", help="shrunken data (smoke test)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--blas-threads", type=int, default=None, metavar="N",
+                    help="hold every BLAS/OpenMP pool to N threads for the whole run "
+                         "(threadpoolctl; all contenders alike); default: libraries' own")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                    help="before each run wait up to S s for other processes to go quiet")
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--plot-dir", default="docs/_static")
     ap.add_argument("--list", action="store_true", help="list contenders and exit")
@@ -323,7 +387,14 @@ def main(argv=None):
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
         "problems": {},
     }
-    print(f"{results['date']}  {results['uptime']}", flush=True)
+    results["blas_threads"] = args.blas_threads or "library default"
+    print(f"{results['date']}  {results['uptime']}; BLAS threads: {results['blas_threads']}",
+          flush=True)
+    limiter = None
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        limiter = threadpool_limits(args.blas_threads)
     for name, budget in problems.items():
         seeds = args.seeds or cfg.get("wide_seeds" if name == "wide" else "seeds") or cfg["seeds"]
         contenders = args.contenders or (cfg.get("wide_contenders") if name == "wide" else None) \
@@ -331,10 +402,13 @@ def main(argv=None):
         unknown = [c for c in contenders if c not in CONTENDERS]
         if unknown:
             raise SystemExit(f"unknown contenders {unknown}; --list shows them")
-        results["problems"][name] = run_problem(name, budget, seeds, contenders, args.tiny)
+        results["problems"][name] = run_problem(name, budget, seeds, contenders, args.tiny,
+                                                quiet=args.wait_quiet)
     if cfg["scaling"] and not args.no_scaling:
         print("== wide scaling", flush=True)
         results["scaling"] = run_scaling(tiny=args.tiny)
+    if limiter is not None:
+        limiter.restore_original_limits()
     results["elapsed_s"] = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     report = markdown(results)
     print()
@@ -344,7 +418,8 @@ def main(argv=None):
     with open(stem + ".json", "w") as f:
         json.dump(results, f, indent=1, default=float)
     with open(stem + ".md", "w") as f:
-        f.write(f"{results['command']} - {results['date']} - {results['uptime']}\n\n{report}\n")
+        f.write(f"{results['command']} - {results['date']} - {results['uptime']} - "
+                f"BLAS threads: {results['blas_threads']}\n\n{report}\n")
     if not args.no_plot:
         for path in plot(results, args.plot_dir):
             print("plot:", path)
