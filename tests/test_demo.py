@@ -57,3 +57,19 @@ def test_demo_help_and_bad_arguments(capsys):
     assert "unknown solver" in capsys.readouterr().err
     assert main([]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_readme_commands_and_example(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "pip install -e . && python -m sklm demo" in readme
+    assert 'pip install -e ".[test]" && python -m pytest -q' in readme
+    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(code.strip().splitlines()) <= 16
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    m = re.fullmatch(r"(\d+) iterations, 1 - R\^2 = (\S+)\n", out)
+    assert m, out
+    assert float(m.group(2)) <= 1e-6  # goal=1e-6 on standardised targets
