@@ -457,6 +457,36 @@ def test_lm_rejects_trial_steps_whose_loss_overflows(options):
     assert np.all(np.diff([res.initial_loss] + res.loss_curve) < 0)
 
 
+def guarded(fun, limit=5000):
+    """``fun`` that raises after ``limit`` calls: a hang becomes a failure."""
+    calls = [0]
+
+    def wrapped(p):
+        calls[0] += 1
+        if calls[0] > limit:
+            raise RuntimeError("the solver is looping without end")
+        return fun(p)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("mu_update", ["trainlm", "nielsen"])
+@pytest.mark.parametrize("mu_init", [0.0, 5e-324])
+def test_lm_with_zero_or_underflowed_damping_terminates(mu_update, mu_init):
+    # mu = 0 times any factor is 0: a rejected undamped step must not be
+    # retried unchanged forever.
+    bad = []
+    fun, jac = overflowing(bad)
+    res = least_squares(guarded(fun), [-10.0], jac, mu_init=mu_init, mu_update=mu_update,
+                        max_iter=100)
+    assert len(bad) >= 1 and res.success
+    assert res.x[0] == pytest.approx(math.log(1e5))
+    uphill = least_squares(guarded(lambda p: np.array([p[0] - 1.0])), [3.0],
+                           lambda p: np.array([[-1.0]]), mu_init=mu_init,
+                           mu_update=mu_update)
+    assert uphill.status == Status.MU_MAX and uphill.x[0] == 3.0
+
+
 def test_lm_mu_reaching_its_cap_is_a_stop_status():
     # Nielsen's rule grows mu geometrically: on this badly scaled problem it
     # passes mu_max before finding a step that fits in float64.
@@ -644,6 +674,27 @@ def test_interrupt_keeps_the_best_parameters_and_warns(monkeypatch, solver, opti
     # exactly the weights of a run stopped after the same two iterations
     reference = quiet_fit(small(solver, max_iter=2, **kw), X, y)
     np.testing.assert_array_equal(params_of(model), params_of(reference))
+
+
+@pytest.mark.parametrize("solver", ["lm", "gauss-newton", "newton"])
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_interrupt_during_a_trial_step(monkeypatch, solver, k):
+    # problem.loss evaluates trial points (inside an iteration, between
+    # Jacobians): the weights are the last accepted ones, consistent with
+    # loss_ and the curves.
+    X, y = smooth_data()
+    _interrupt_on_call(monkeypatch, MLPProblem, "loss", k)
+    model = small(solver, tol=0.0)
+    with pytest.warns(ConvergenceWarning, match="interrupted"):
+        model.fit(X, y)
+    monkeypatch.undo()
+    assert model._status == Status.INTERRUPTED
+    assert model.n_iter_ == len(model.loss_curve_)
+    assert model.loss_ == pytest.approx(np.mean((y - model.predict(X)) ** 2), rel=1e-12)
+    if model.n_iter_:
+        assert model.loss_ == model.loss_curve_[-1]
+        reference = quiet_fit(small(solver, tol=0.0, max_iter=model.n_iter_), X, y)
+        np.testing.assert_array_equal(params_of(model), params_of(reference))
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])

@@ -187,6 +187,9 @@ class LevenbergMarquardt(Solver):
             mu, nu = update(mu, nu, accepted, rho, self.mu_increase, self.mu_decrease)
             if accepted:
                 break
+            # Both rules scale mu, so mu = 0 (mu_init=0, or mu underflowed after
+            # ~300 accepted steps) would retry the same rejected step forever.
+            mu = max(mu, 1e-12 * max(1.0, float(base_diag.max())))
             if mu > self.mu_max:
                 diag_view[...] = base_diag
                 state.mu = mu
