@@ -237,7 +237,9 @@ class MLPProblem(Problem):
         grad *= 1.0 / scale
         if self.penalty:
             grad += (2.0 * self.penalty / self.scale) * (x * self.mask)
-        loss = (float(sse) * self.scale / scale + self._penalty_sse(x)) / self.scale
+        # (scale ratio first: sse * self.scale under/overflows for total
+        # sample weights beyond 1e+-154, which stopped SGD with a zero loss)
+        loss = (float(sse) * (self.scale / scale) + self._penalty_sse(x)) / self.scale
         return loss, grad
 
     def normal_equations(self, x):

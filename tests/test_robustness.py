@@ -244,6 +244,20 @@ def test_float32_input_is_upcast_to_float64():
     assert "upcast" in LMRegressor.__doc__ and "float32" in LMRegressor.__doc__
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_first_order_fits_do_not_depend_on_the_scale_of_sample_weights(solver, scale):
+    # The loss is a weighted mean: multiplying every weight by a constant
+    # changes nothing, even where the weighted sum of squares would under- or
+    # overflow if formed before dividing.
+    X, y = smooth_data()
+    unit = quiet_fit(small(solver, tol=0.0), X, y)
+    scaled = quiet_fit(small(solver, tol=0.0), X, y, sample_weight=np.full(60, scale))
+    assert scaled.n_iter_ == unit.n_iter_ == 20
+    np.testing.assert_allclose(scaled.loss_curve_, unit.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(scaled.predict(X), unit.predict(X), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("solver", ALL_SOLVERS)
 def test_more_parameters_than_samples(solver):
     # 3-20-1: 101 parameters, 8 samples: J^T J has rank <= 8.
