@@ -91,7 +91,7 @@ def close(a, b, rtol=1e-5, atol=1e-7):
     return np.linalg.norm(a - b) <= rtol * np.linalg.norm(b) + atol
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=200, **SETTINGS)
 @given(mlp_problems())
 def test_normal_equations_and_gradient_match_finite_differences(case):
     problem, theta = case
@@ -108,7 +108,7 @@ def test_normal_equations_and_gradient_match_finite_differences(case):
     assert close(g, 2.0 * Jtr / problem.scale, rtol=1e-10, atol=1e-14)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(mlp_problems(), st.integers(0, 2**32 - 1))
 def test_directional_derivatives_match_the_jacobian(case, seed):
     problem, theta = case
@@ -122,7 +122,7 @@ def test_directional_derivatives_match_the_jacobian(case, seed):
     assert close(problem.vjp(theta, u), J.T @ u)
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(mlp_problems())
 def test_exact_hessian_matches_finite_differences_of_the_gradient(case):
     problem, theta = case
@@ -133,7 +133,7 @@ def test_exact_hessian_matches_finite_differences_of_the_gradient(case):
     np.testing.assert_allclose(H, H.T, rtol=1e-10, atol=1e-12)
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(mlp_problems(), st.integers(1, 6))
 def test_minibatch_gradient_matches_finite_differences_on_its_rows(case, batch_seed):
     problem, theta = case
@@ -158,7 +158,7 @@ LM_OPTIONS = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(mlp_problems(), LM_OPTIONS, st.booleans())
 def test_lm_never_accepts_a_step_that_raises_the_loss(case, options, geodesic):
     problem, theta = case
@@ -171,7 +171,7 @@ def test_lm_never_accepts_a_step_that_raises_the_loss(case, options, geodesic):
     assert res.loss == curve[-1] == problem.loss(res.x)
 
 
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=60, **SETTINGS)
 @given(
     st.integers(0, 2**32 - 1),
     st.sampled_from(sorted(ACTIVATIONS)),
@@ -199,7 +199,7 @@ def test_estimator_loss_curve_decreases_on_random_data(seed, activation, solver,
     assert np.isfinite(model.predict(X)).all()
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(
     st.lists(st.floats(-2.0, 2.0), min_size=2, max_size=4),
     st.lists(st.floats(-2.0, 2.0), min_size=2, max_size=4),
