@@ -145,6 +145,9 @@ def test_early_stopping_split_without_weight_is_a_clear_error():
     w[0] = 1.0
     with pytest.raises(ValueError, match="zero total sample_weight"):
         small(early_stopping=True, validation_fraction=0.2).fit(X, y, sample_weight=w)
+    # one sample cannot be split at all
+    with pytest.raises(ValueError, match="at least one training and one validation sample"):
+        small(early_stopping=True).fit(X[:1], y[:1])
 
 
 def test_predict_errors():
