@@ -99,6 +99,7 @@ for name, res in results.items():
             label=f"{name} ({res.n_iter} steps)")
 ax.axhline(1e-10, color="0.5", linestyle=":", label="goal 1e-10")
 ax.set_xscale("symlog", linthresh=10)
+ax.set_xlim(left=0)
 ax.set_yscale("log")
 ax.set_xlabel("step")
 ax.set_ylabel("mean squared error")

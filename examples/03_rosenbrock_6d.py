@@ -100,6 +100,6 @@ for name, model in models.items():
 # times to a target error.
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
 for ax, (name, model) in zip(axes, models.items()):
-    plot_performance(model, ax=ax, label=name)
+    plot_performance(model, ax=ax, label=name, mu=False)
     ax.set_title(f"{name} (losses on standardised targets)")
 plt.show()

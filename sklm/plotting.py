@@ -47,15 +47,20 @@ def _training_record(estimator):
     )
 
 
+def _curve(estimator, name):
+    """The recorded curve ``name`` as a float array (empty when not recorded)."""
+    curve = getattr(estimator, name, None)
+    return np.asarray([] if curve is None else curve, dtype=float)
+
+
 def _best_iteration(estimator):
-    """1-based iteration of the returned parameters' record, and its curve name."""
-    val = getattr(estimator, "validation_loss_curve_", None)
-    if val:
-        return int(np.nanargmin(np.asarray(val, dtype=float))) + 1, "validation"
-    curve = np.asarray(estimator.loss_curve_, dtype=float)
-    if curve.size == 0 or not np.isfinite(curve).any():
-        return None, None
-    return int(np.nanargmin(curve)) + 1, "train"
+    """1-based iteration of the lowest validation (else training) loss, and which."""
+    for name, which in (("validation_loss_curve_", "validation"), ("loss_curve_", "train")):
+        curve = _curve(estimator, name)
+        finite = np.isfinite(curve)
+        if finite.any():
+            return int(np.argmin(np.where(finite, curve, np.inf))) + 1, which
+    return None, None
 
 
 def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
@@ -116,12 +121,11 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
     prefix = f"{label} " if label else ""
-    train = np.asarray(est.loss_curve_, dtype=float)
+    train = _curve(est, "loss_curve_")
     iterations = np.arange(1, train.size + 1)
     (line,) = ax.plot(iterations, train, label=f"{prefix}train")
-    val = getattr(est, "validation_loss_curve_", None)
-    if val:
-        val = np.asarray(val, dtype=float)
+    val = _curve(est, "validation_loss_curve_")
+    if val.size:
         ax.plot(np.arange(1, val.size + 1), val, linestyle="--", color=line.get_color(),
                 label=f"{prefix}validation")
     best_it, which = _best_iteration(est) if best else (None, None)
@@ -137,7 +141,7 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
 
-    mu_curve = np.asarray(getattr(est, "mu_curve_", None) or [], dtype=float)
+    mu_curve = _curve(est, "mu_curve_")
     if mu and mu_curve.size and np.any(np.isfinite(mu_curve) & (mu_curve > 0)):
         mu_ax = ax.twinx()
         (mu_line,) = mu_ax.plot(np.arange(1, mu_curve.size + 1), mu_curve, color="0.6",

@@ -107,3 +107,15 @@ def test_best_marker_can_be_left_out(plt):
     model, _, _ = _fit()
     ax = plot_performance(model, best=False, mu=False)
     assert [line.get_label() for line in ax.get_lines()] == ["train"]
+
+
+def test_array_curves_with_nan_entries(plt):
+    # Curves may be arrays, and a diverging first-order run may record NaN.
+    class Record:
+        loss_curve_ = np.array([4.0, np.nan, 1.0, 2.0])
+        validation_loss_curve_ = np.array([np.nan, 3.0, 5.0, 0.5])
+        mu_curve_ = np.full(4, np.nan)  # not recorded (first-order solver)
+
+    ax = plot_performance(Record())
+    assert len(ax.figure.axes) == 1  # no mu axis
+    assert any(line.get_label().endswith("at iteration 4") for line in ax.get_lines())
