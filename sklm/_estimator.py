@@ -18,14 +18,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import __version__ as _version
-from ._backend import NumpyBackend, get_backend
+from ._backend import NumpyBackend, chunk_rows, get_backend, is_cupy_array
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._problem import MLPProblem, chunk_bounds
-from ._sklearn_compat import Interval, StrOptions, _fit_context, get_chunk_n_rows
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .solvers import SOLVERS, Status
 
 __all__ = ["LMRegressor"]
+
+# Rows per chunk in predict: bounds its memory to a few widths x 64k floats.
+_PREDICT_CHUNK = 65536
 
 # Bumped whenever the pickled state changes shape; see __setstate__.
 _PICKLE_FORMAT = 1
@@ -346,6 +349,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         """
         hidden = self._validated_hidden_layer_sizes()
         continuing = self.warm_start and hasattr(self, "coefs_")
+        # CuPy inputs are validated and split on the host, then the problem
+        # moves the training rows to the device once (a single round trip).
+        X, y, sample_weight = (v.get() if is_cupy_array(v) else v for v in (X, y, sample_weight))
         X, y = validate_data(self, X, y, reset=not continuing, multi_output=True,
                              y_numeric=True, dtype=np.float64)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -392,8 +398,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if self.verbose:
             print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
                   f"{X.shape[0]} training samples")
-        chunk = self.chunk_size or get_chunk_n_rows(
-            row_bytes=8 * mlp.n_params * Y.shape[1], max_n_rows=X.shape[0])
+        chunk = self.chunk_size or chunk_rows(
+            backend, row_bytes=8 * mlp.n_params * Y.shape[1], n_rows=X.shape[0])
         problem = MLPProblem(mlp, X, Y, sample_weight, self.alpha, backend, chunk)
 
         monitor = None
@@ -549,18 +555,50 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A CuPy array is predicted on its GPU and gives a CuPy array;
+            anything else is computed with NumPy on the CPU, whatever backend
+            trained the model.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        backend = NumpyBackend()
+        if is_cupy_array(X):
+            backend = get_backend("cupy")
+            X = self._validate_device_input(X, backend)
+        else:
+            backend = NumpyBackend()
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        xp = backend.xp
         mlp = MLP((X.shape[1], *[W.shape[1] for W in self.coefs_]), self.activation)
-        params = list(zip(self.coefs_, self.intercepts_))
-        Y = mlp.predict(params, X.T, backend.xp).T
+        params = [(backend.asarray(W), backend.asarray(b))
+                  for W, b in zip(self.coefs_, self.intercepts_)]
+        Xt = X.T
+        Y = xp.concatenate(
+            [mlp.predict(params, Xt[:, i0:i1], xp).T
+             for i0, i1 in chunk_bounds(X.shape[0], _PREDICT_CHUNK)])
         return Y.ravel() if self.n_outputs_ == 1 else Y
+
+    def _validate_device_input(self, X, backend):
+        """Checks of ``validate_data`` for an array that stays on the GPU."""
+        xp = backend.xp
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array, got a {X.ndim}-D CuPy array instead. Reshape "
+                "your data with X.reshape(-1, 1) for a single feature."
+            )
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"X must be a real numeric array; got dtype {X.dtype}.")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        X = xp.ascontiguousarray(X, dtype=xp.float64)
+        if not bool(xp.isfinite(X).all()):
+            raise ValueError("Input X contains NaN or infinity.")
+        return X
 
     # ------------------------------------------------------------ protocol
     def __sklearn_is_fitted__(self):
