@@ -241,6 +241,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "mu_max": [Interval(Real, 0, None, closed="neither")],
         "damping": [StrOptions({"levenberg", "marquardt"})],
         "mu_update": [StrOptions({"trainlm", "nielsen"})],
+        "geodesic": ["boolean"],
         "init": [StrOptions({"glorot", "nguyen-widrow"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -278,6 +279,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         mu_max=1e10,
         damping="levenberg",
         mu_update="trainlm",
+        geodesic=False,
         init="glorot",
         early_stopping=False,
         validation_fraction=0.1,
@@ -311,6 +313,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.mu_max = mu_max
         self.damping = damping
         self.mu_update = mu_update
+        self.geodesic = geodesic
         self.init = init
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -119,7 +119,8 @@ class LevenbergMarquardt(Solver):
     """
 
     name = "lm"
-    options = ("mu_init", "mu_increase", "mu_decrease", "mu_max", "damping", "mu_update")
+    options = ("mu_init", "mu_increase", "mu_decrease", "mu_max", "damping", "mu_update",
+               "geodesic")
 
     def __init__(self, *, mu_init=1e-3, mu_increase=10.0, mu_decrease=0.1,
                  mu_max=1e10, damping="levenberg", mu_update="trainlm",
