@@ -105,6 +105,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     mu_update : {'trainlm', 'nielsen'}, default='trainlm'
         How ``mu`` changes after each trial: trainlm's fixed factors, or
         Nielsen's gain-ratio rule, which needs fewer Jacobians.
+    geodesic : bool, default=False
+        Add geodesic acceleration (Transtrum & Sethna, 2012) to every LM
+        trial step: a second-order correction along the curvature of the
+        residuals, for one more forward pass and two cheap products per
+        trial, never a new Jacobian ('lm' only). It cuts the number of
+        Jacobians several-fold on standardised targets; on unscaled targets
+        of large magnitude it can stall, so scale ``y`` first
+        (``TransformedTargetRegressor``).
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
         Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
