@@ -28,11 +28,14 @@ os.environ.setdefault("COLUMNS", "88")
 
 # The benchmarks page includes docs/benchmarks.md (written by the benchmark
 # runner's owner) once it exists; until then it says it is still to come.
+# The page's title is performance.rst's; the file's own first line (its
+# "# Benchmarks" title) is skipped.
 if (Path(__file__).parent / "benchmarks.md").exists():
-    _bench = ".. include:: ../benchmarks.md\n   :parser: myst_parser.sphinx_\n"
+    _bench = (".. include:: /benchmarks.md\n   :parser: myst_parser.sphinx_\n"
+              "   :start-line: 1\n")
 else:
-    _bench = ("Benchmarks\n==========\n\nThe benchmark results (``docs/benchmarks.md``, "
-              "produced by ``benchmarks/``) have not been written yet.\n")
+    _bench = ("The benchmark results (``docs/benchmarks.md``, produced by "
+              "``benchmarks/``) have not been written yet.\n")
 (GENERATED / "benchmarks_include.rst").write_text(_bench)
 
 project = "sklm"
@@ -67,6 +70,9 @@ numpydoc_class_members_toctree = False
 
 # Markdown pages (benchmarks.md is written by the benchmark runner's owner).
 myst_enable_extensions = ["dollarmath"]
+# benchmarks.md is included below performance.rst's title, so its sections
+# start at "##"; that is intended.
+suppress_warnings = ["myst.header"]
 myst_heading_anchors = 3
 
 # The examples, executed and rendered with output and figures.

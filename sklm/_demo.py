@@ -136,10 +136,14 @@ def _parse_max_iter(values, solvers):
     out = {}
     for value in values:
         name, sep, number = value.rpartition("=")
-        if not sep:
-            out.update(dict.fromkeys(solvers, int(value)))
+        try:
+            n = int(number)
+        except ValueError:
+            raise ValueError(f"--max-iter expects N or SOLVER=N; got {value!r}.") from None
+        if sep:
+            out[name] = n
         else:
-            out[name] = int(number)
+            out.update(dict.fromkeys(solvers, n))
     return out
 
 
@@ -194,7 +198,12 @@ def main(args):
     if args.n_samples < 2:
         print("error: --n-samples must be at least 2.", file=sys.stderr)
         return 2
-    rows, validation = run(args.n_samples, solvers, hidden, max_iter, args.backend, args.seed)
+    try:
+        rows, validation = run(args.n_samples, solvers, hidden, max_iter, args.backend,
+                               args.seed)
+    except (ImportError, ValueError) as exc:  # e.g. --backend cupy without a GPU
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.no_plot:
         return 0
     try:

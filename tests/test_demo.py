@@ -55,8 +55,20 @@ def test_demo_help_and_bad_arguments(capsys):
         assert option in help_text
     assert main(["demo", "--solvers", "lm,bogus", "--no-plot"]) == 2
     assert "unknown solver" in capsys.readouterr().err
+    assert main(["demo", "--max-iter", "lm=x", "--no-plot"]) == 2
+    assert "SOLVER=N" in capsys.readouterr().err
     assert main([]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_demo_cupy_backend_without_gpu_is_a_clear_error(capsys):
+    from sklm._backend import cupy_available
+
+    if cupy_available():
+        pytest.skip("a GPU with CuPy is present: backend='cupy' works here")
+    assert main(["demo", "-n", "20", "--max-iter", "2", "--backend", "cupy",
+                 "--no-plot"]) == 2
+    assert "pip install sklm[gpu]" in capsys.readouterr().err
 
 
 def test_readme_commands_and_example(capsys):
