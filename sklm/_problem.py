@@ -76,6 +76,13 @@ class Problem:
         raise NotImplementedError(f"{type(self).__name__} has no exact Hessian.")
 
 
+def _sum_squares(xp, E):
+    """``sum(E**2)`` accumulated in float64 (BLAS sdot would sum in float32)."""
+    if E.dtype != np.float64:
+        E = E.astype(np.float64)
+    return xp.vdot(E, E)
+
+
 def chunk_bounds(n_rows, chunk_size):
     """``[(start, stop), ...]`` covering ``range(n_rows)`` in chunks."""
     chunk_size = max(1, int(chunk_size))
@@ -97,20 +104,24 @@ class MLPProblem(Problem):
     never held whole: memory is ``O(chunk_size * k * n_params + n_params^2)``.
     """
 
-    def __init__(self, mlp, X, Y, sample_weight, alpha, backend, chunk_size):
+    def __init__(self, mlp, X, Y, sample_weight, alpha, backend, chunk_size,
+                 dtype=np.float64):
         xp = backend.xp
+        # Data, forward passes and Jacobians in ``dtype``; the parameters, the
+        # loss, J^T J and J^T r returned to solvers are float64 whatever it is.
+        self.dtype = np.dtype(dtype)
         self.mlp = mlp
         self.backend = backend
         self.xp = xp
         self.n_params = mlp.n_params
         self.n_samples = X.shape[0]
         self.n_outputs = Y.shape[1]
-        self.Xt = backend.asarray(X.T)
-        self.Yt = backend.asarray(Y.T)
-        w = backend.asarray(sample_weight)
+        self.Xt = backend.asarray(X.T, dtype=self.dtype)
+        self.Yt = backend.asarray(Y.T, dtype=self.dtype)
+        w = backend.asarray(sample_weight, dtype=self.dtype)
         self.w = w
         self.sqrt_w = xp.sqrt(w)
-        self.sum_w = float(w.sum())
+        self.sum_w = float(w.sum(dtype=np.float64))
         self.scale = self.sum_w * self.n_outputs
         self.penalty = float(alpha) * self.n_outputs
         self.mask = backend.asarray(mlp.weight_mask(), dtype=bool)
@@ -130,6 +141,10 @@ class MLPProblem(Problem):
                            * self.n_params)
 
     # ---------------------------------------------------------------- helpers
+    def _params(self, x):
+        """The layers' ``(W, b)`` of ``x``, in the problem's dtype."""
+        return self.mlp.unpack(x.astype(self.dtype, copy=False))
+
     def _penalty_sse(self, x):
         if self.penalty == 0.0:
             return 0.0
@@ -157,7 +172,7 @@ class MLPProblem(Problem):
         return self._compute_passes(x)
 
     def _compute_passes(self, x):
-        params = self.mlp.unpack(x)
+        params = self._params(x)
         entry = [] if self._cacheable else None
         for i0, i1 in self.chunks:
             acts, E = self._weighted_errors(params, i0, i1)
@@ -175,7 +190,7 @@ class MLPProblem(Problem):
     def loss(self, x):
         sse = 0.0
         for _, _, _, E in self._passes(x):
-            sse += self.xp.vdot(E, E)
+            sse += _sum_squares(self.xp, E)
         return (float(sse) + self._penalty_sse(x)) / self.scale
 
     def residual(self, x):
@@ -189,8 +204,8 @@ class MLPProblem(Problem):
     def jvp(self, x, v):
         """``J v`` by forward-mode differentiation, chunk by chunk."""
         xp = self.xp
-        params = self.mlp.unpack(x)
-        dparams = self.mlp.unpack(v)
+        params = self._params(x)
+        dparams = self._params(v)
         parts = []
         for i0, i1, acts, _ in self._passes(x):
             dout = self.mlp.jvp(params, acts, dparams, xp)
@@ -204,8 +219,9 @@ class MLPProblem(Problem):
         """``J^T u`` by back-propagation, chunk by chunk."""
         xp = self.xp
         k = self.n_outputs
-        params = self.mlp.unpack(x)
-        out = xp.zeros(self.n_params, dtype=self.Xt.dtype)
+        params = self._params(x)
+        u = u.astype(self.dtype, copy=False)
+        out = xp.zeros(self.n_params, dtype=np.float64)
         for i0, i1, acts, _ in self._passes(x):
             G = u[i0 * k:i1 * k].reshape(i1 - i0, k).T * -self.sqrt_w[i0:i1]
             out += self.mlp.vjp(params, acts, G, xp)
@@ -215,7 +231,7 @@ class MLPProblem(Problem):
 
     def gradient(self, x, batch=None):
         xp = self.xp
-        params = self.mlp.unpack(x)
+        params = self._params(x)
         if batch is None:
             pieces = [(self.Xt[:, i0:i1], self.Yt[:, i0:i1], self.w[i0:i1])
                       for i0, i1 in self.chunks]
@@ -225,12 +241,12 @@ class MLPProblem(Problem):
             pieces = [(self.Xt[:, batch], self.Yt[:, batch], self.w[batch])]
             scale = float(pieces[0][2].sum()) * self.n_outputs
         sse = 0.0
-        grad = xp.zeros(self.n_params, dtype=self.Xt.dtype)
+        grad = xp.zeros(self.n_params, dtype=np.float64)
         for Xt, Yt, w in pieces:
             acts = self.mlp.forward(params, Xt, xp)
             E = Yt - acts[-1]
             WE = E * w
-            sse += xp.vdot(E, WE)
+            sse += xp.vdot(E, WE) if E.dtype == np.float64 else xp.sum(E * WE, dtype=np.float64)
             grad += self.mlp.vjp(params, acts, -2.0 * WE, xp)
         # The penalty's share is normalised by the whole data's weight, so a
         # minibatch gradient is an unbiased estimate of the full one.
@@ -246,21 +262,21 @@ class MLPProblem(Problem):
         xp = self.xp
         n = self.n_params
         k = self.n_outputs
-        params = self.mlp.unpack(x)
+        params = self._params(x)
         if self._jt_buffer is None:
             rows = min(self.chunk_size, self.n_samples) * k
             self._jt_buffer = xp.empty(n * rows, dtype=self.Xt.dtype)
         JtJ = None
-        Jtr = xp.zeros(n, dtype=self.Xt.dtype)
+        Jtr = xp.zeros(n, dtype=np.float64)
         sse = 0.0
         for i0, i1, acts, E in self._passes(x):
-            sse += xp.vdot(E, E)
+            sse += _sum_squares(xp, E)
             Jt = self._jt_buffer[: n * (i1 - i0) * k].reshape(n, (i1 - i0) * k)
             # r = sqrt(w) (y - f), so dr/dx = -sqrt(w) df/dx.
             self.mlp.jacobian_t(params, acts, -self.sqrt_w[i0:i1], Jt, xp)
             # Jt @ Jt.T on one buffer: NumPy and CuPy call BLAS syrk.
-            if JtJ is None:
-                JtJ = Jt @ Jt.T
+            if JtJ is None:  # accumulated in float64 whatever the Jacobian's dtype
+                JtJ = (Jt @ Jt.T).astype(np.float64, copy=False)
             else:
                 JtJ += Jt @ Jt.T
             # rows of Jt are (sample, output) pairs: E.T row-major matches.
@@ -283,7 +299,7 @@ class MLPProblem(Problem):
         """
         xp = self.xp
         loss, JtJ, Jtr = self.normal_equations(x)
-        params = self.mlp.unpack(x)
+        params = self._params(x)
         n = self.n_params
         widths = sum(self.mlp.layer_sizes)
         rows = max(1, int(self.hessian_memory // (8 * 4 * n * widths)))

@@ -263,3 +263,35 @@ def test_tutorial_mlp_comparison_adam_lm_gauss_newton():
         gn.fit(X, y)
     assert gn._status in (Status.STEP_FAILED, Status.MAX_ITER, Status.SINGULAR)
     assert any(re.search("iterations|step", str(w.message)) for w in record)
+
+
+def test_float32_dtype_trains_like_float64_to_its_precision():
+    X, y = smooth_data(n=400)
+    kw = dict(hidden_layer_sizes=(10,), max_iter=60, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f64 = LMRegressor(**kw).fit(X, y)
+        f32 = LMRegressor(dtype="float32", **kw).fit(X, y)
+    # float32 passes, float64 parameters, loss and attributes
+    assert all(W.dtype == np.float64 for W in f32.coefs_)
+    assert f32.predict(X).dtype == np.float64
+    # both reach device precision; float32 within its rounding of float64's
+    assert f64.loss_ < 1e-5 and f32.loss_ < 1e-5
+    first = [f64.loss_curve_[0], f32.loss_curve_[0]]
+    assert first[1] == pytest.approx(first[0], rel=1e-4)
+
+
+def test_float32_normal_equations_agree_with_float64():
+    from sklm._backend import NumpyBackend
+    from sklm._mlp import MLP
+    from sklm._problem import MLPProblem
+
+    X, y = smooth_data(n=200)
+    mlp = MLP((3, 8, 1), "tanh")
+    x = mlp.init_params(np.random.RandomState(0))
+    out = [MLPProblem(mlp, X, y[:, None], np.ones(200), 0.1, NumpyBackend(), 64, dtype=dt)
+           .normal_equations(x) for dt in (np.float64, np.float32)]
+    assert out[1][1].dtype == np.float64 and out[1][2].dtype == np.float64
+    assert out[1][0] == pytest.approx(out[0][0], rel=1e-5)
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-4, atol=1e-5 * np.abs(out[0][1]).max())
+    np.testing.assert_allclose(out[1][2], out[0][2], rtol=1e-4, atol=1e-5 * np.abs(out[0][2]).max())
