@@ -201,7 +201,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     -----
     **Input.** ``X``, ``y`` and ``sample_weight`` are converted to float64
     (float32, integer and boolean input is upcast; the fitted weights and the
-    predictions are float64). NaN or infinite values, complex or non-numeric
+    predictions are float64; ``dtype='float32'`` then computes the forward
+    passes and Jacobians in float32). NaN or infinite values, complex or non-numeric
     data, 3-D arrays, empty arrays, mismatched lengths, negative or all-zero
     sample weights raise ``ValueError``; sparse ``X`` raises ``TypeError``
     (densify it with ``X.toarray()``). Data so large that the initial loss
