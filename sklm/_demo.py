@@ -15,8 +15,11 @@ import sys
 import time
 import warnings
 
+import contextlib
+
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from ._estimator import LMRegressor
 from .solvers import SOLVERS
@@ -59,12 +62,14 @@ def _estimator(solver, hidden, max_iter, backend, random_state):
 
 
 def run(n_samples=500, solvers=DEFAULT_SOLVERS, hidden=(10,), max_iter=None,
-        backend="auto", random_state=0, stream=None):
+        backend="auto", random_state=0, stream=None, blas_threads=1):
     """Fit each solver; print and return one row per solver.
 
     ``max_iter`` is None (each solver's demo budget), an int for all, or a
-    dict ``{solver: int}``. Rows are dicts with the solver, its fitted model,
-    iterations, seconds, train and validation MSE, and why it stopped.
+    dict ``{solver: int}``. ``blas_threads`` limits the CPU's BLAS thread
+    pools during the fits (None: no limit). Rows are dicts with the solver,
+    its fitted model, iterations, seconds, train and validation MSE, and why
+    it stopped.
     """
     stream = stream or sys.stdout
     X, y, X_val, y_val = rosenbrock_data(n_samples, random_state)
@@ -77,7 +82,9 @@ def run(n_samples=500, solvers=DEFAULT_SOLVERS, hidden=(10,), max_iter=None,
         budget = max_iter.get(solver) if isinstance(max_iter, dict) else max_iter
         model = _estimator(solver, hidden, budget, backend, random_state)
         start = time.perf_counter()
-        with warnings.catch_warnings():
+        limit = (threadpool_limits(limits=blas_threads) if blas_threads
+                 else contextlib.nullcontext())
+        with warnings.catch_warnings(), limit:
             # Running out of iterations is the demo's plan, not news; the
             # table says why each solver stopped.
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -94,8 +101,9 @@ def run(n_samples=500, solvers=DEFAULT_SOLVERS, hidden=(10,), max_iter=None,
     for r in rows:
         print(f"{r['solver']:<14}{r['iterations']:>11d}{r['seconds']:>10.2f}"
               f"{r['train_mse']:>12.4g}{r['val_mse']:>12.4g}", file=stream)
-    print(f"\nbackend: {rows[0]['backend'] if rows else backend}. Why each stopped:",
-          file=stream)
+    threads = f", {blas_threads} BLAS thread(s)" if blas_threads else ""
+    print(f"\nbackend: {rows[0]['backend'] if rows else backend}{threads}. "
+          "Why each stopped:", file=stream)
     for r in rows:
         print(f"  {r['solver']}: {r['stop_reason']}", file=stream)
     return rows, (X_val, y_val)
@@ -172,6 +180,10 @@ def build_parser(parser=None):
     parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "cupy"],
                         help="'auto' (the default) uses CuPy when it imports and sees a "
                         "GPU, NumPy otherwise")
+    parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                        help="BLAS threads for the CPU fits; 0 leaves the libraries' "
+                        "default. (default: 1: the problem is tiny, and idle BLAS "
+                        "threads spinning on a busy machine slow it down 10x)")
     parser.add_argument("-o", "--output", default="sklm-demo.png",
                         help="where to write the figure, which needs matplotlib "
                         "(default: sklm-demo.png)")
@@ -200,7 +212,7 @@ def main(args):
         return 2
     try:
         rows, validation = run(args.n_samples, solvers, hidden, max_iter, args.backend,
-                               args.seed)
+                               args.seed, blas_threads=args.blas_threads or None)
     except (ImportError, ValueError) as exc:  # e.g. --backend cupy without a GPU
         print(f"error: {exc}", file=sys.stderr)
         return 2
