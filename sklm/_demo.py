@@ -10,12 +10,11 @@ written.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import warnings
-
-import contextlib
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -32,7 +31,6 @@ SOLVER_SETTINGS = {
     "lm": dict(max_iter=100, mu_init=3.0),
     "gauss-newton": dict(max_iter=100),
     "newton": dict(max_iter=100),
-    "lbfgs": dict(max_iter=2000),
     "adam": dict(max_iter=40_000, learning_rate_init=1e-2, batch_size=None),
     "sgd": dict(max_iter=40_000, learning_rate_init=5e-4, batch_size=None),
 }
