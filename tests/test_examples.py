@@ -66,3 +66,13 @@ def test_rosenbrock_example_reproduces_the_tutorial_table():
     for name, (n, loss) in tutorial.items():
         assert steps[name][0] == n, (name, steps[name])
         assert steps[name][1] == pytest.approx(loss, rel=0.06), (name, steps[name])
+
+
+def test_user_guide_mentions_every_estimator_parameter():
+    # The user guide (docs/) must keep up with LMRegressor's parameters.
+    from sklm import LMRegressor
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = "".join(p.read_text() for p in [*docs.glob("*.rst"), *docs.glob("user_guide/*.rst")])
+    missing = [p for p in LMRegressor().get_params() if f"``{p}" not in text]
+    assert not missing, f"parameters not described in docs/: {missing}"
