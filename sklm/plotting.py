@@ -6,6 +6,8 @@ does ``import sklm.plotting``: matplotlib is imported when a function here is
 called.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 
 __all__ = ["plot_performance"]
@@ -23,15 +25,19 @@ def _pyplot():
 
 
 def _training_record(estimator):
-    """The fitted :class:`~sklm.LMRegressor` inside ``estimator``.
+    """The object with the training record: a fitted LMRegressor, or a result.
 
     Looks through a Pipeline (last step), a TransformedTargetRegressor
-    (``regressor_``) and a fitted search (``best_estimator_``).
+    (``regressor_``) and a fitted search (``best_estimator_``); a result of
+    :func:`sklm.optimize.least_squares` gives its ``loss_curve``/``mu_curve``.
     """
     seen = estimator
     for _ in range(10):
         if hasattr(seen, "loss_curve_"):
             return seen
+        if hasattr(seen, "loss_curve") and hasattr(seen, "mu_curve"):
+            # a SolverResult from sklm.optimize.least_squares
+            return SimpleNamespace(loss_curve_=seen.loss_curve, mu_curve_=seen.mu_curve)
         if hasattr(seen, "best_estimator_"):
             seen = seen.best_estimator_
         elif hasattr(seen, "regressor_"):
@@ -42,8 +48,9 @@ def _training_record(estimator):
             break
     raise ValueError(
         f"{type(estimator).__name__} has no training record (loss_curve_): pass a "
-        "fitted LMRegressor, or a fitted Pipeline, TransformedTargetRegressor or "
-        "search whose final estimator is one."
+        "fitted LMRegressor, a fitted Pipeline, TransformedTargetRegressor or "
+        "search whose final estimator is one, or a result of "
+        "sklm.optimize.least_squares."
     )
 
 
@@ -76,11 +83,12 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
 
     Parameters
     ----------
-    estimator : fitted LMRegressor, or a fitted meta-estimator around one
+    estimator : fitted LMRegressor, a fitted meta-estimator around one, or a result
         A Pipeline (its last step), a TransformedTargetRegressor
         (``regressor_``) or a fitted search (``best_estimator_``) is looked
-        through. Losses are in the units the regressor was trained in: scaled
-        targets give scaled losses.
+        through; the result of :func:`sklm.optimize.least_squares` is drawn
+        from its ``loss_curve`` and ``mu_curve``. Losses are in the units the
+        regressor was trained in: scaled targets give scaled losses.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure when None. Call again with the same
         ``ax`` (and ``label``) to compare several fits.

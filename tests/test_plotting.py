@@ -119,3 +119,14 @@ def test_array_curves_with_nan_entries(plt):
     ax = plot_performance(Record())
     assert len(ax.figure.axes) == 1  # no mu axis
     assert any(line.get_label().endswith("at iteration 4") for line in ax.get_lines())
+
+
+def test_least_squares_result(plt):
+    from sklm.optimize import least_squares
+
+    t = np.linspace(0, 1, 20)
+    res = least_squares(lambda p: p[0] * np.exp(-p[1] * t) - 2 * np.exp(-1.5 * t),
+                        [1.0, 1.0], max_iter=20)
+    ax = plot_performance(res, label="fit")
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), res.loss_curve)
+    assert len(ax.figure.axes) == 2  # LM records mu
