@@ -56,9 +56,10 @@ print(f"{'':<22}{'iterations':>11}{'train MSE':>11}{'test MSE vs truth':>19}")
 for name, model in [("without validation", plain), ("early stopping", stopped)]:
     test = np.mean((model.predict(X_test) - y_test) ** 2)
     print(f"{name:<22}{model.n_iter_:>11}{model.loss_:>11.3g}{test:>19.3g}")
+val = stopped.validation_loss_curve_
 print(f"\nearly stopping ran {stopped.n_iter_} iterations ({stopped.n_iter_no_change} "
-      f"without improvement) and kept the weights of iteration {best}: validation MSE {min(stopped.validation_loss_curve_):.3g} there, "
-      f"{stopped.validation_loss_curve_[-1]:.3g} at the end")
+      f"without improvement) and kept the weights of iteration {best}:\n"
+      f"validation MSE {min(val):.3g} there, {val[-1]:.3g} at the end")
 print(f"best validation R^2: {stopped.best_validation_score_:.4f}")
 
 # %%
