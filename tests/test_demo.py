@@ -35,8 +35,12 @@ def test_demo_without_matplotlib_prints_a_note(monkeypatch, capsys, tmp_path):
     assert not png.exists()
 
 
-def test_demo_lm_beats_adam_at_tutorial_size(capsys):
-    # The claim the README makes, at the demo's default settings (seconds).
+def test_demo_lm_beats_adam_and_readme_table_is_current(capsys):
+    # The demo at its default settings (seconds): the claim the README makes,
+    # and the README's copy of the table (docs/index.rst has the same).
+    import re
+    from pathlib import Path
+
     from sklm._demo import run
 
     rows, _ = run(n_samples=500, stream=sys.stdout)
@@ -44,6 +48,22 @@ def test_demo_lm_beats_adam_at_tutorial_size(capsys):
     assert by["lm"]["iterations"] == 100
     assert by["lm"]["val_mse"] < 0.05
     assert by["lm"]["val_mse"] < by["adam"]["val_mse"] / 10
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "docs/index.rst"):
+        text = (root / doc).read_text()
+        for solver in ("lm", "adam"):
+            m = re.search(rf"^\s*{solver}\s+(\d+)\s+\S+\s+(\S+)\s+(\S+)$", text, re.M)
+            assert m, f"{doc} has no {solver} row of the demo's table"
+            shown = [float(m.group(2)), float(m.group(3))]
+            now = [by[solver]["train_mse"], by[solver]["val_mse"]]
+            assert int(m.group(1)) == by[solver]["iterations"]
+            # 10%: loose enough for another CPU's rounding, tight enough to see
+            # a change of algorithm or defaults.
+            assert shown == pytest.approx(now, rel=0.1), (
+                f"{doc}'s demo table is stale for {solver}: it shows {shown}, the demo "
+                f"now gives {now}. Rerun `python -m sklm demo -o docs/_static/sklm-demo.png` "
+                "and copy its table into README.md and docs/index.rst."
+            )
 
 
 def test_demo_help_and_bad_arguments(capsys):
