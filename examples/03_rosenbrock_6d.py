@@ -68,7 +68,8 @@ def surrogate(**params):
 
 
 models = {
-    "LM, trainlm's damping rule": surrogate(solver="lm"),
+    "LM, trainlm's damping rule": surrogate(solver="lm", mu_update="trainlm",
+                                            geodesic=False),
     "LM, Nielsen + geodesic": surrogate(solver="lm", mu_update="nielsen", geodesic=True),
     "Adam, lr 1e-3, batches of 200": surrogate(solver="adam", learning_rate_init=1e-3,
                                                batch_size=200),

@@ -28,7 +28,7 @@ __all__ = ["rosenbrock_data", "run", "main"]
 #: Settings per solver: the tutorial's (figure 2 of the seed summary) where it
 #: has them. Iteration budgets are the demo's, chosen to finish in seconds.
 SOLVER_SETTINGS = {
-    "lm": dict(max_iter=100, mu_init=3.0),
+    "lm": dict(max_iter=100, mu_init=3.0, mu_update="trainlm", geodesic=False),
     "gauss-newton": dict(max_iter=100),
     "newton": dict(max_iter=100),
     "adam": dict(max_iter=40_000, learning_rate_init=1e-2, batch_size=None),
