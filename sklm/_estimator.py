@@ -102,17 +102,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     damping : {'levenberg', 'marquardt'}, default='levenberg'
         ``J^T J + mu I`` (trainlm) or ``J^T J + mu diag(J^T J)`` (Marquardt's
         scale-invariant damping).
-    mu_update : {'trainlm', 'nielsen'}, default='trainlm'
-        How ``mu`` changes after each trial: trainlm's fixed factors, or
-        Nielsen's gain-ratio rule, which needs fewer Jacobians.
-    geodesic : bool, default=False
+    mu_update : {'nielsen', 'trainlm'}, default='nielsen'
+        How ``mu`` changes after each trial. 'nielsen': Nielsen's gain-ratio
+        rule, smooth, scale-free after the first steps. 'trainlm': MATLAB's
+        fixed factors ``mu_decrease`` / ``mu_increase`` (choose it, with
+        ``geodesic=False``, to reproduce trainlm). The default was chosen by
+        measurement: on the 6-D Rosenbrock benchmark (10,000 samples, 311
+        parameters, 3 starts) Nielsen with geodesic acceleration reached a
+        validation relative MSE of 1e-4 in 65-68 Jacobians, trainlm's rule in
+        286 and 545 (and not within 600 from the third start).
+    geodesic : bool, default=True
         Add geodesic acceleration (Transtrum & Sethna, 2012) to every LM
         trial step: a second-order correction along the curvature of the
         residuals, for one more forward pass and two cheap products per
-        trial, never a new Jacobian ('lm' only). It cuts the number of
-        Jacobians several-fold on standardised targets; on unscaled targets
-        of large magnitude it can stall, so scale ``y`` first
-        (``TransformedTargetRegressor``).
+        trial, never a new Jacobian ('lm' only). Where the correction is not
+        trustworthy the trial uses the plain step.
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
         Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
@@ -296,8 +300,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         mu_decrease=0.1,
         mu_max=1e10,
         damping="levenberg",
-        mu_update="trainlm",
-        geodesic=False,
+        mu_update="nielsen",
+        geodesic=True,
         init="glorot",
         early_stopping=False,
         validation_fraction=0.1,

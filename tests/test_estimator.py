@@ -32,14 +32,18 @@ def smooth_data(seed=0, n=300, n_outputs=1):
     return X, Y[:, 0] if n_outputs == 1 else Y
 
 
-def test_tutorial_mlp_figure():
+@pytest.mark.parametrize("rule", [
+    {},  # the defaults: Nielsen's rule with geodesic acceleration
+    {"mu_update": "trainlm", "geodesic": False},  # MATLAB trainlm's rule
+])
+def test_tutorial_mlp_figure(rule):
     """seed-summary.md figure 2: LM, 2-10-1 tanh, 100 iterations, validation
     MSE <= 0.0186 in raw units (median over 5 seeds of data and weights)."""
     mses = []
     for seed in range(5):
         X, y, X_val, y_val = tutorial_data(seed)
         model = LMRegressor(hidden_layer_sizes=(10,), activation="tanh", max_iter=100,
-                            tol=0.0, random_state=seed)
+                            tol=0.0, random_state=seed, **rule)
         with pytest.warns(ConvergenceWarning, match="max_iter=100"):
             model.fit(X, y)
         assert model.n_iter_ == 100
