@@ -64,7 +64,7 @@ models = {
     f"LM, mu0 = 3, {LM_ITER} it.": LMRegressor(  # the tutorial's (trainlm's) rule
         solver="lm", mu_init=3.0, mu_update="trainlm", geodesic=False, max_iter=LM_ITER,
         tol=0.0, **common),
-    f"LM, sklm defaults, {LONG_LM_ITER} it.": LMRegressor(
+    f"LM, sklm defaults, <= {LONG_LM_ITER} it.": LMRegressor(
         solver="lm", max_iter=LONG_LM_ITER, **common),
     "Gauss-Newton (step halving)": LMRegressor(
         solver="gauss-newton", max_iter=LM_ITER, tol=0.0, **common),
@@ -116,7 +116,7 @@ for name, model in models.items():
 seeds = range(2 if QUICK else 5)
 tutorial = dict(mu_init=3.0, mu_update="trainlm", geodesic=False, max_iter=LM_ITER, tol=0.0)
 for label, params in [(f"mu0 = 3, {LM_ITER} it.", tutorial),
-                      (f"defaults, {LONG_LM_ITER} it.", dict(max_iter=LONG_LM_ITER))]:
+                      (f"defaults, <= {LONG_LM_ITER} it.", dict(max_iter=LONG_LM_ITER))]:
     vals = []
     for seed in seeds:
         with warnings.catch_warnings(), threadpool_limits(limits=1):
