@@ -181,7 +181,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     best_validation_score_ : float or None
         Best validation R^2 (``early_stopping``).
     mu_curve_ : list of float
-        Damping after each iteration.
+        Damping after each iteration (NaN for solvers without damping).
+    time_curve_ : list of float
+        Seconds since the start of training after each iteration (continued
+        across ``warm_start`` fits).
     n_iter_ : int
         Iterations run.
     stop_reason_ : str
@@ -528,13 +531,23 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.mu_curve_ = []
+            self.time_curve_ = []
             self.validation_loss_curve_ = [] if monitor is not None else None
             self.validation_scores_ = [] if monitor is not None else None
         self.n_iter_ += result.n_iter
         self.loss_curve_ = list(self.loss_curve_) + result.loss_curve
         self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
+        offset = self.time_curve_[-1] if continuing and self.time_curve_ else 0.0
+        self.time_curve_ = list(self.time_curve_) + [offset + t for t in result.time_curve]
         self.loss_ = float(loss)
         self.stop_reason_ = result.message
+        if monitor is not None and result.status == Status.CALLBACK:
+            self.stop_reason_ = (
+                f"Early stopping: the validation loss did not improve by tol={self.tol:g} "
+                f"(relative) for n_iter_no_change={self.n_iter_no_change} iterations; "
+                f"the parameters of iteration {monitor.best_iteration} (best validation "
+                "loss) were restored."
+            )
         self._status = result.status
         if monitor is not None:
             self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses

@@ -145,6 +145,10 @@ def test_early_stopping_restores_the_best_validation_weights():
     assert len(curve) == model.n_iter_ == best + 1 + 8  # stopped 8 after the best
     assert model.best_validation_score_ == max(model.validation_scores_)
     assert model.best_loss_ is None
+    assert model.stop_reason_.startswith("Early stopping")
+    assert f"iteration {best + 1} (best validation loss)" in model.stop_reason_
+    assert len(model.time_curve_) == model.n_iter_
+    assert np.all(np.diff(model.time_curve_) > 0)
     # Re-running exactly to the best iteration gives the restored weights.
     rerun = LMRegressor(**{**kw, "max_iter": best + 1, "n_iter_no_change": 1000})
     with pytest.warns(ConvergenceWarning):
