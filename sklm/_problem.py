@@ -118,13 +118,30 @@ class MLPProblem(Problem):
         self.n_outputs = Y.shape[1]
         self.Xt = backend.asarray(X.T, dtype=self.dtype)
         self.Yt = backend.asarray(Y.T, dtype=self.dtype)
-        w = backend.asarray(sample_weight, dtype=self.dtype)
+        # Weights whose mean is far from 1 are rescaled, in float64 before any
+        # cast, by the power of two nearest their mean. The loss does not
+        # change; J^T J keeps a magnitude that mu, its floor and the
+        # machine-precision test are made for (uniform weights of 1e-21 or
+        # 1e+21 used to stop LM at once) and a float32 cast cannot underflow
+        # them. Ordinary weights are left exactly as they are, so that integer
+        # weights stay equivalent to repeated rows (J^T J is then the same).
+        w64 = np.asarray(backend.to_numpy(sample_weight), dtype=np.float64)
+        mean_w = float(w64.mean())
+        if not 2.0**-20 <= mean_w <= 2.0**20:
+            mean_w = 2.0 ** round(np.log2(mean_w))
+        else:
+            mean_w = 1.0
+        w = backend.asarray(w64 / mean_w, dtype=self.dtype)
         self.w = w
         self.sqrt_w = xp.sqrt(w)
         self.sum_w = float(w.sum(dtype=np.float64))
         self.scale = self.sum_w * self.n_outputs
-        self.penalty = float(alpha) * self.n_outputs
+        # alpha ||W||^2 / sum(w) in units of the rescaled sum of squares
+        self.penalty = float(alpha) * self.n_outputs / mean_w
         self.mask = backend.asarray(mlp.weight_mask(), dtype=bool)
+        # integer indices of the weights: unlike a boolean mask, indexing
+        # with them needs no device synchronisation on a GPU
+        self._weight_idx = backend.asarray(np.flatnonzero(mlp.weight_mask()), dtype=np.int64)
         self.chunk_size = int(chunk_size)
         self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
         self._jt_buffer = None
@@ -148,7 +165,7 @@ class MLPProblem(Problem):
     def _penalty_sse(self, x):
         if self.penalty == 0.0:
             return 0.0
-        W = x[self.mask]
+        W = x[self._weight_idx]
         return self.penalty * float(W @ W)
 
     def _weighted_errors(self, params, i0, i1):
@@ -198,7 +215,7 @@ class MLPProblem(Problem):
         xp = self.xp
         parts = [E.T.ravel() for _, _, _, E in self._passes(x)]
         if self.penalty:
-            parts.append(self.penalty ** 0.5 * x[self.mask])
+            parts.append(self.penalty ** 0.5 * x[self._weight_idx])
         return xp.concatenate(parts)
 
     def jvp(self, x, v):
@@ -212,7 +229,7 @@ class MLPProblem(Problem):
             dout *= -self.sqrt_w[i0:i1]  # r = sqrt(w) (y - f)
             parts.append(dout.T.ravel())
         if self.penalty:
-            parts.append(self.penalty ** 0.5 * v[self.mask])
+            parts.append(self.penalty ** 0.5 * v[self._weight_idx])
         return xp.concatenate(parts)
 
     def vjp(self, x, u):
@@ -226,7 +243,7 @@ class MLPProblem(Problem):
             G = u[i0 * k:i1 * k].reshape(i1 - i0, k).T * -self.sqrt_w[i0:i1]
             out += self.mlp.vjp(params, acts, G, xp)
         if self.penalty:
-            out[self.mask] += self.penalty ** 0.5 * u[self.n_samples * k:]
+            out[self._weight_idx] += self.penalty ** 0.5 * u[self.n_samples * k:]
         return out
 
     def gradient(self, x, batch=None):
@@ -239,7 +256,9 @@ class MLPProblem(Problem):
         else:
             batch = xp.asarray(batch)
             pieces = [(self.Xt[:, batch], self.Yt[:, batch], self.w[batch])]
-            scale = float(pieces[0][2].sum()) * self.n_outputs
+            # the batch's expected share of the weight, not its own: unbiased,
+            # and defined for a batch of zero-weight rows
+            scale = self.scale * batch.shape[0] / self.n_samples
         sse = 0.0
         grad = xp.zeros(self.n_params, dtype=np.float64)
         for Xt, Yt, w in pieces:
@@ -282,7 +301,7 @@ class MLPProblem(Problem):
             # rows of Jt are (sample, output) pairs: E.T row-major matches.
             Jtr += Jt @ E.T.ravel()
         if self.penalty:
-            idx = xp.arange(n)[self.mask]
+            idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
             Jtr += self.penalty * (x * self.mask)
         loss = (float(sse) + self._penalty_sse(x)) / self.scale

@@ -303,3 +303,27 @@ def test_float32_normal_equations_agree_with_float64():
     assert out[1][0] == pytest.approx(out[0][0], rel=1e-5)
     np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-4, atol=1e-5 * np.abs(out[0][1]).max())
     np.testing.assert_allclose(out[1][2], out[0][2], rtol=1e-4, atol=1e-5 * np.abs(out[0][2]).max())
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatch_of_zero_weight_rows_is_no_error(solver):
+    X, y = smooth_data(n=100)
+    w = np.r_[np.zeros(90), np.ones(10)]
+    model = LMRegressor(solver=solver, batch_size=5, max_iter=5, shuffle=False,
+                        random_state=0, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y, sample_weight=w)
+    assert np.isfinite(model.loss_curve_).all()
+
+
+@pytest.mark.parametrize("scale", [1e-21, 1e21])
+def test_uniform_weights_of_any_scale_fit_like_unit_weights(scale):
+    X, y = smooth_data()
+    kw = dict(max_iter=60, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        unit = LMRegressor(**kw).fit(X, y)
+        scaled = LMRegressor(**kw).fit(X, y, sample_weight=np.full(y.size, scale))
+    assert scaled.n_iter_ == unit.n_iter_ == 60
+    assert scaled.score(X, y) > 0.9999 and unit.score(X, y) > 0.9999

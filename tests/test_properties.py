@@ -143,9 +143,12 @@ def test_minibatch_gradient_matches_finite_differences_on_its_rows(case, batch_s
     sub = MLPProblem(problem.mlp, problem.Xt.T[batch], problem.Yt.T[batch], problem.w[batch],
                      0.0, NumpyBackend(), 8)
     _, g = problem.gradient(theta, batch=batch)
-    # the data term is the batch's own mean; the penalty is the full problem's
+    # the data term is the batch's sum of squares over its expected share of
+    # the weight (an unbiased estimate of the full mean); the penalty is the
+    # full problem's
     pen = 2.0 * problem.penalty / problem.scale * (theta * problem.mask)
-    assert close(g - pen, fd(sub.loss, theta)[0])
+    expected = problem.scale * len(batch) / problem.n_samples
+    assert close(g - pen, fd(sub.loss, theta)[0] * sub.scale / expected)
 
 
 # ---------------------------------------------------------------------------

@@ -236,3 +236,23 @@ def test_verbose_table_has_one_header(solver, capsys):
     rows = [line for line in lines[1:] if line.split()[0].isdigit()]
     assert [int(r.split()[0]) for r in rows] == list(range(1, len(rows) + 1))
     assert len({len(r) for r in rows}) == 1  # fixed width
+
+
+def test_lm_leaves_the_problems_normal_matrix_undamped():
+    """A problem may hand out a cached J^T J: the solver must not change it."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(20, 3))
+    b = rng.normal(size=20)
+    JtJ = A.T @ A
+
+    class Linear(FunctionProblem):
+        def normal_equations(self, x):
+            r = A @ x - b
+            return float(r @ r) / 20, JtJ, A.T @ r
+
+    problem = Linear(lambda x: A @ x - b, np.zeros(3), jac=lambda x: A, backend=NumpyBackend())
+    before = JtJ.copy()
+    from sklm.solvers import LevenbergMarquardt
+
+    LevenbergMarquardt(max_iter=5, mu_init=10.0).run(problem, np.zeros(3))
+    np.testing.assert_array_equal(JtJ, before)

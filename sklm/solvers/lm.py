@@ -192,6 +192,7 @@ class LevenbergMarquardt(Solver):
                     rho = (state.loss - loss_new) * problem.scale / predicted if predicted > 0 else 1.0
             mu, nu = update(mu, nu, accepted, rho, self.mu_increase, self.mu_decrease)
             if accepted:
+                diag_view[...] = base_diag  # the caller's J^T J is left undamped
                 break
             # Both rules scale mu, so mu = 0 (mu_init=0, or mu underflowed after
             # ~300 accepted steps) would retry the same rejected step forever.
