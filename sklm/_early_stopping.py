@@ -41,9 +41,22 @@ class ValidationMonitor:
         self.losses = []
         self.scores = []
         self.best_loss = math.inf
+        self.best_score = None
         self.best_x = None
         self.best_iteration = 0
         self._no_improvement = 0
+
+    def start(self, x0):
+        """Score the starting point: it is the best until an iteration beats it.
+
+        Without this a warm-started fit whose iterations all do worse on the
+        validation set would return the least bad of them, not the start.
+        """
+        loss, score = self.evaluate(x0)
+        if math.isfinite(loss):
+            self.best_loss, self.best_score = loss, score
+            self.best_x = x0.copy()
+            self.best_iteration = 0
 
     def evaluate(self, x):
         """``(validation MSE, R^2 averaged over outputs)`` at ``x``."""
@@ -70,7 +83,7 @@ class ValidationMonitor:
         else:
             self._no_improvement += 1
         if math.isfinite(loss) and loss < self.best_loss:
-            self.best_loss = loss
+            self.best_loss, self.best_score = loss, score
             self.best_x = info.x.copy()
             self.best_iteration = info.iteration
         return (self.n_iter_no_change is not None

@@ -179,7 +179,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Validation R^2 after each iteration (``early_stopping``).
     best_validation_score_ : float or None
-        Best validation R^2 (``early_stopping``).
+        Validation R^2 of the parameters returned (``early_stopping``): the
+        best iteration's, or the starting point's when no iteration beat it
+        (a ``warm_start`` fit that only overfits keeps its start).
     mu_curve_ : list of float
         Damping after each iteration (NaN for solvers without damping).
     time_curve_ : list of float
@@ -410,6 +412,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
+        # Drawn even when continuing, so that the draws after it (the
+        # validation split, minibatch order) are those of the first fit: a
+        # warm-started fit must validate on the same rows, not on rows it
+        # trained on before.
+        theta_init = mlp.init_params(rng, self.init)
         if continuing:
             if [c.shape for c in self.coefs_] != _weight_shapes(mlp):
                 raise ValueError(
@@ -418,7 +425,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 )
             theta0 = mlp.pack(self.coefs_, self.intercepts_)
         else:
-            theta0 = mlp.init_params(rng, self.init)
+            theta0 = theta_init
 
         X_val = Y_val = w_val = None
         if self.early_stopping:
@@ -448,8 +455,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                                         backend.asarray(w_val), self.tol,
                                         self.n_iter_no_change, backend.xp)
 
+        x0 = backend.asarray(theta0)
+        if monitor is not None:
+            monitor.start(x0)
         solver = SOLVERS[self.solver](**self._solver_options(monitor, rng))
-        result = solver.run(problem, backend.asarray(theta0))
+        result = solver.run(problem, x0)
         if not math.isfinite(result.initial_loss):
             # Nothing was trained: rather than a warning and a random network,
             # say which data cannot be squared in float64.
@@ -534,6 +544,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.time_curve_ = []
             self.validation_loss_curve_ = [] if monitor is not None else None
             self.validation_scores_ = [] if monitor is not None else None
+        previous_iterations = self.n_iter_
         self.n_iter_ += result.n_iter
         self.loss_curve_ = list(self.loss_curve_) + result.loss_curve
         self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
@@ -542,17 +553,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.loss_ = float(loss)
         self.stop_reason_ = result.message
         if monitor is not None and result.status == Status.CALLBACK:
+            kept = (f"the parameters of iteration {previous_iterations + monitor.best_iteration} "
+                    "(best validation loss) were restored" if monitor.best_iteration
+                    else "the starting parameters, better than any iteration, were kept")
             self.stop_reason_ = (
                 f"Early stopping: the validation loss did not improve by tol={self.tol:g} "
                 f"(relative) for n_iter_no_change={self.n_iter_no_change} iterations; "
-                f"the parameters of iteration {monitor.best_iteration} (best validation "
-                "loss) were restored."
+                f"{kept}."
             )
         self._status = result.status
         if monitor is not None:
             self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses
             self.validation_scores_ = list(self.validation_scores_ or []) + monitor.scores
-            self.best_validation_score_ = max(self.validation_scores_, default=None)
+            # the score of the parameters returned (the start when no
+            # iteration beat it: see ValidationMonitor.start)
+            self.best_validation_score_ = monitor.best_score
             self.best_loss_ = None
         else:
             self.validation_loss_curve_ = None

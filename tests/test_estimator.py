@@ -327,3 +327,22 @@ def test_uniform_weights_of_any_scale_fit_like_unit_weights(scale):
         scaled = LMRegressor(**kw).fit(X, y, sample_weight=np.full(y.size, scale))
     assert scaled.n_iter_ == unit.n_iter_ == 60
     assert scaled.score(X, y) > 0.9999 and unit.score(X, y) > 0.9999
+
+
+def test_warm_start_with_early_stopping_never_returns_worse_than_its_start():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (120, 2))
+    y = np.sin(3 * X[:, 0]) + 0.3 * rng.normal(size=120)
+    model = LMRegressor(hidden_layer_sizes=(30,), early_stopping=True, validation_fraction=0.3,
+                        n_iter_no_change=5, tol=0.0, random_state=0, warm_start=True)
+    model.fit(X, y)
+    first_score, first_coefs = model.best_validation_score_, [W.copy() for W in model.coefs_]
+    first_iterations = model.n_iter_
+    model.fit(X, y)  # same split (same random_state); it can only overfit further
+    assert model.n_iter_ == first_iterations + 5
+    assert model.best_validation_score_ >= first_score
+    # here every further iteration validates worse: the start is kept
+    assert "starting parameters" in model.stop_reason_
+    for a, b in zip(model.coefs_, first_coefs):
+        np.testing.assert_array_equal(a, b)
+    assert model.best_validation_score_ == first_score
