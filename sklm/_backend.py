@@ -28,10 +28,6 @@ class Backend:
         """``x`` as a NumPy array on the host."""
         raise NotImplementedError
 
-    def is_native(self, x):
-        """Whether ``x`` is already an array of this backend."""
-        return isinstance(x, self.xp.ndarray)
-
     def cholesky_solve(self, A, b):
         """Solve ``A x = b`` for symmetric positive definite ``A`` by Cholesky.
 
@@ -46,7 +42,8 @@ class Backend:
 
         None when ``A`` is not numerically positive definite. ``A`` is not
         modified, and later changes to ``A`` do not affect the factor. This
-        default keeps a copy of ``A`` and factors it on every solve; backends
+        default only keeps a copy of ``A`` (so it never returns None: a
+        failure shows in the solve) and factors it on every solve; backends
         override it to factor once.
         """
         return self.xp.array(A, copy=True)
@@ -157,9 +154,11 @@ class CupyBackend(Backend):
 
     def __init__(self):
         import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+        import cupyx  # noqa: PLC0415
         import cupyx.scipy.linalg  # noqa: PLC0415
 
         self.xp = cupy
+        self._errstate = cupyx.errstate
         self._solve_triangular = cupyx.scipy.linalg.solve_triangular
 
     def asarray(self, x, dtype=np.float64):
@@ -168,19 +167,32 @@ class CupyBackend(Backend):
     def to_numpy(self, x):
         return self.xp.asnumpy(x)
 
-    def cholesky_solve(self, A, b):
+    def cholesky_factor(self, A):
         cp = self.xp
-        # cuSOLVER does not raise on a failed factorisation: it leaves NaN
-        # in the factor, so finiteness is the test (one scalar to the host).
+        # By default cuSOLVER reports a failed factorisation only through a
+        # status word CuPy ignores, leaving a partly written factor that can
+        # be finite garbage. linalg='raise' makes CuPy check it (one scalar to
+        # the host); the diagonal test is a second guard, as cheap.
         try:
-            L = cp.linalg.cholesky(A)
-        except np.linalg.LinAlgError:  # what cuSOLVER errors raise, when enabled
+            with self._errstate(linalg="raise"):
+                L = cp.linalg.cholesky(A)
+        except np.linalg.LinAlgError:
             return None
-        y = self._solve_triangular(L, b, lower=True)
-        x = self._solve_triangular(L.T, y, lower=False)
-        if not bool(cp.isfinite(x).all()):
+        d = cp.diagonal(L)
+        if not bool(cp.all(cp.isfinite(d) & (d > 0))):
+            return None
+        return L
+
+    def cholesky_factor_solve(self, factor, b):
+        y = self._solve_triangular(factor, b, lower=True)
+        x = self._solve_triangular(factor.T, y, lower=False)
+        if not bool(self.xp.isfinite(x).all()):
             return None
         return x
+
+    def cholesky_solve(self, A, b):
+        L = self.cholesky_factor(A)
+        return None if L is None else self.cholesky_factor_solve(L, b)
 
     def lstsq(self, A, b):
         x, *_ = self.xp.linalg.lstsq(A, b, rcond=None)
@@ -222,6 +234,11 @@ def get_backend(name="auto"):
 def is_cupy_array(x):
     """Whether ``x`` is a CuPy array (checked without importing CuPy)."""
     return type(x).__module__.split(".")[0] == "cupy"
+
+
+def to_host(x):
+    """``x`` itself, or a NumPy copy of it if it is a CuPy array."""
+    return x.get() if is_cupy_array(x) else x
 
 
 def chunk_rows(backend, row_bytes, n_rows):

@@ -18,10 +18,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import __version__ as _version
-from ._backend import NumpyBackend, chunk_rows, get_backend, is_cupy_array
+from ._backend import chunk_rows, get_backend, is_cupy_array, to_host
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
-from ._problem import MLPProblem, chunk_bounds
+from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .solvers import SOLVERS, Status
 
@@ -383,7 +383,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "coefs_")
         # CuPy inputs are validated and split on the host, then the problem
         # moves the training rows to the device once (a single round trip).
-        X, y, sample_weight = (v.get() if is_cupy_array(v) else v for v in (X, y, sample_weight))
+        X, y, sample_weight = (to_host(v) for v in (X, y, sample_weight))
         X, y = validate_data(self, X, y, reset=not continuing, multi_output=True,
                              y_numeric=True, dtype=np.float64)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -443,13 +443,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
         monitor = None
         if self.early_stopping:
-            Xv_t = backend.asarray(X_val.T)
+            X_val_device = backend.asarray(X_val)
 
             def predict_val(x):
-                params = mlp.unpack(x)
-                return backend.xp.concatenate(
-                    [mlp.predict(params, Xv_t[:, i0:i1], backend.xp).T
-                     for i0, i1 in chunk_bounds(X_val.shape[0], chunk)])
+                return mlp.predict_rows(mlp.unpack(x), X_val_device, backend.xp, chunk)
 
             monitor = ValidationMonitor(predict_val, backend.asarray(Y_val),
                                         backend.asarray(w_val), self.tol,
@@ -625,16 +622,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             backend = get_backend("cupy")
             X = self._validate_device_input(X, backend)
         else:
-            backend = NumpyBackend()
+            backend = get_backend("numpy")
             X = validate_data(self, X, reset=False, dtype=np.float64)
         xp = backend.xp
         mlp = MLP((X.shape[1], *[W.shape[1] for W in self.coefs_]), self.activation)
         params = [(backend.asarray(W), backend.asarray(b))
                   for W, b in zip(self.coefs_, self.intercepts_)]
-        Xt = X.T
-        Y = xp.concatenate(
-            [mlp.predict(params, Xt[:, i0:i1], xp).T
-             for i0, i1 in chunk_bounds(X.shape[0], _PREDICT_CHUNK)])
+        Y = mlp.predict_rows(params, X, xp, _PREDICT_CHUNK)
         return Y.ravel() if self.n_outputs_ == 1 else Y
 
     def _validate_device_input(self, X, backend):

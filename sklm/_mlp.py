@@ -112,6 +112,14 @@ class MLP:
         """Network outputs ``(n_outputs, c)`` for a transposed chunk ``Xt``."""
         return self.forward(params, Xt, xp)[-1]
 
+    def predict_rows(self, params, X, xp, chunk_size):
+        """Outputs ``(m, n_outputs)`` for row-major inputs ``X``, ``chunk_size``
+        rows at a time (memory: ``chunk_size`` times the widest layer)."""
+        Xt = X.T
+        m, step = X.shape[0], max(1, int(chunk_size))
+        return xp.concatenate([self.predict(params, Xt[:, i:i + step], xp).T
+                               for i in range(0, m, step)])
+
     # ------------------------------------------------------------ derivatives
     def _output_sensitivities(self, params, acts, row_scale, xp):
         """``D_l[q, i, k] = row_scale[i] * d out[k, i] / d Z_l[q, i]`` per layer.

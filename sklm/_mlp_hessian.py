@@ -39,7 +39,6 @@ def mlp_curvature(mlp, params, acts, C, xp):
     S : array (n_params, n_params), symmetric
     """
     n = mlp.n_params
-    c = acts[0].shape[1]
     act = mlp.activation
     dtype = acts[-1].dtype
     L = mlp.n_layers
@@ -47,39 +46,39 @@ def mlp_curvature(mlp, params, acts, C, xp):
     # Forward tangents dZ_l, dA_l with a leading direction axis (n, width, c).
     dZ = [None] * (L + 1)
     dA = [xp.zeros((n,) + acts[0].shape, dtype=dtype)]  # inputs do not move
-    fprime = [None] + [act.d1(acts[l], xp) if l < L else None for l in range(1, L + 1)]
-    for l in range(1, L + 1):
-        w0, w1, b1, fi, fo = mlp.layout[l - 1]
-        W = params[l - 1][0]
-        Zt = xp.matmul(W.T, dA[l - 1])  # (n, fo, c): earlier layers' directions
-        A_prev = acts[l - 1]
+    fprime = [None] + [act.d1(acts[layer], xp) if layer < L else None for layer in range(1, L + 1)]
+    for layer in range(1, L + 1):
+        w0, w1, b1, fi, fo = mlp.layout[layer - 1]
+        W = params[layer - 1][0]
+        Zt = xp.matmul(W.T, dA[layer - 1])  # (n, fo, c): earlier layers' directions
+        A_prev = acts[layer - 1]
         for q in range(fo):
             # direction W[p, q] (index w0 + p * fo + q) moves unit q by A_prev[p]
             Zt[w0 + q:w1:fo, q, :] += A_prev
             Zt[w1 + q, q, :] += 1.0
-        dZ[l] = Zt
-        dA.append(Zt * fprime[l][None] if l < L else Zt)
+        dZ[layer] = Zt
+        dA.append(Zt * fprime[layer][None] if layer < L else Zt)
 
     # Backward pass (G_l = d phi / d Z_l) and its tangent dG_l.
     H = xp.empty((n, n), dtype=dtype)
     G = C
     dG = xp.zeros((n,) + C.shape, dtype=dtype)
-    for l in range(L, 0, -1):
-        w0, w1, b1, fi, fo = mlp.layout[l - 1]
-        W = params[l - 1][0]
-        A_prev = acts[l - 1]
+    for layer in range(L, 0, -1):
+        w0, w1, b1, fi, fo = mlp.layout[layer - 1]
+        W = params[layer - 1][0]
+        A_prev = acts[layer - 1]
         # d(grad W_l) = dA_{l-1} G_l^T + A_{l-1} dG_l^T
-        dgW = xp.matmul(dA[l - 1], G.T) + xp.matmul(A_prev, dG.transpose(0, 2, 1))
+        dgW = xp.matmul(dA[layer - 1], G.T) + xp.matmul(A_prev, dG.transpose(0, 2, 1))
         H[:, w0:w1] = dgW.reshape(n, fi * fo)
         H[:, w1:b1] = dG.sum(axis=2)
-        if l > 1:
+        if layer > 1:
             S = W @ G  # (fi, c)
             dS = xp.matmul(W, dG)  # (n, fi, c)
             rows = xp.arange(fi)
             for q in range(fo):
                 # direction W[p, q] (index w0 + p * fo + q) adds G[q] to row p of S
                 dS[w0 + q + rows * fo, rows, :] += G[q][None, :]
-            d2 = act.d2(acts[l - 1], xp)
-            dG = d2[None] * dZ[l - 1] * S[None] + fprime[l - 1][None] * dS
-            G = fprime[l - 1] * S
+            d2 = act.d2(acts[layer - 1], xp)
+            dG = d2[None] * dZ[layer - 1] * S[None] + fprime[layer - 1][None] * dS
+            G = fprime[layer - 1] * S
     return 0.5 * (H + H.T)

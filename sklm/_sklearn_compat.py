@@ -9,6 +9,6 @@ scikit-learn >= 1.6, the first release with public ``validate_data`` and
 
 from sklearn.base import _fit_context
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
-__all__ = ["get_chunk_n_rows", "Hidden", "Interval", "Options", "StrOptions", "_fit_context"]
+__all__ = ["get_chunk_n_rows", "Interval", "StrOptions", "_fit_context"]

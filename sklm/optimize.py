@@ -16,11 +16,8 @@ import numpy as np
 from ._backend import get_backend
 from ._problem import FunctionProblem
 from .solvers import SOLVERS
-from .solvers._base import Solver
 
 __all__ = ["least_squares"]
-
-_STOPPING = tuple(inspect.signature(Solver.__init__).parameters)[1:]
 
 
 def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_iter=1000,

@@ -319,10 +319,6 @@ def norm(xp, v):
     return float(xp.sqrt(xp.vdot(v, v)))
 
 
-def finite(x):
-    return bool(np.isfinite(x))
-
-
 def all_finite(xp, *arrays):
     """Whether every entry of every backend array is finite (one host sync each)."""
     return all(bool(xp.isfinite(a).all()) for a in arrays)

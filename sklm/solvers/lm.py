@@ -189,7 +189,8 @@ class LevenbergMarquardt(Solver):
                 loss_new = problem.loss(x_new)
                 if math.isfinite(loss_new) and loss_new < state.loss:
                     accepted = True
-                    rho = (state.loss - loss_new) * problem.scale / predicted if predicted > 0 else 1.0
+                    actual = (state.loss - loss_new) * problem.scale
+                    rho = actual / predicted if predicted > 0 else 1.0
             mu, nu = update(mu, nu, accepted, rho, self.mu_increase, self.mu_decrease)
             if accepted:
                 diag_view[...] = base_diag  # the caller's J^T J is left undamped
