@@ -77,7 +77,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Training stops when the loss (or the validation loss when
         ``early_stopping``) has not improved by at least ``tol`` times its
         best value for ``n_iter_no_change`` consecutive iterations. Relative,
-        so the same value serves any scale of the targets; 0 disables it.
+        so the same value serves any scale of the targets. 0 disables the
+        test on the training loss; with ``early_stopping`` it means any
+        improvement of the validation loss resets the patience.
     n_iter_no_change : int, default=10
         Patience of the ``tol`` test and of early stopping.
     goal : float, default=0.0
@@ -93,7 +95,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         ``J^T J`` of the weighted sum of squared errors, as in trainlm and in
         the tutorial (which starts at 3).
     mu_increase : float, default=10.0
-        Factor applied to ``mu`` after a rejected trial step (trainlm ``mu_inc``).
+        Factor applied to ``mu`` after a rejected trial step (trainlm
+        ``mu_inc``), by the 'trainlm' rule and by Newton. Nielsen's rule
+        multiplies by 2, 4, 8, ... on consecutive rejections instead.
     mu_decrease : float, default=0.1
         Factor applied to ``mu`` after an accepted step (trainlm ``mu_dec``;
         used by ``mu_update='trainlm'``).
@@ -129,14 +133,16 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     chunk_size : int or None, default=None
         Samples per chunk when forming ``J^T J``: memory is
         ``O(chunk_size * n_outputs * n_params + n_params^2)``. None takes as
-        many rows as fit in scikit-learn's ``working_memory`` setting.
+        many rows as fit in scikit-learn's ``working_memory`` setting on the
+        CPU, and in a quarter of the free device memory on a GPU.
     backend : {'auto', 'numpy', 'cupy'}, default='auto'
         Where to compute: 'auto' uses CuPy when it imports and sees a GPU.
     dtype : {'float64', 'float32'}, default='float64'
         Precision of the forward passes and Jacobians. 'float32' halves
         memory and, on GPUs with weak float64 (most consumer cards), is many
-        times faster; the parameters, the loss, ``J^T J`` (accumulated over
-        chunks) and the damped solve stay float64. Its limit: residuals and
+        times faster. The parameters, the loss and the damped solve stay
+        float64; each chunk's ``J^T J`` is a float32 product, summed over
+        chunks in float64. Its limit: residuals and
         Jacobian entries carry ~1e-7 relative rounding, so fits stop improving
         near a relative MSE of about 1e-7 to 1e-6 and the LM steps get noisy
         before that; use float64 for the last digits.

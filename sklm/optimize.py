@@ -38,6 +38,11 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         Without it, Newton uses central finite differences of the analytic
         gradient ``2 J^T r / m`` (``2 n`` Jacobian evaluations per iteration).
     solver : {'lm', 'gauss-newton', 'newton', 'sgd', 'adam'}, default='lm'
+        'lm' here uses MATLAB trainlm's damping rule (``mu_update='trainlm'``)
+        and no geodesic acceleration, which needs directional derivatives a
+        plain residual function does not provide; ``mu_update='nielsen'`` is
+        available. (LMRegressor's default is Nielsen's rule with geodesic
+        acceleration.)
     goal : float, default=0.0
         Stop when the loss is at or below ``goal``.
     max_iter : int, default=1000

@@ -112,7 +112,8 @@ class SolverResult:
     message : str
     success : bool
         True when the solver stopped on a success criterion (goal, tol,
-        min_grad) or was stopped by its callback.
+        min_grad, converged to machine precision) or was stopped by its
+        callback.
     loss_curve, mu_curve, grad_norm_curve, time_curve : list of float
         Per iteration, after the iteration.
     initial_loss : float
