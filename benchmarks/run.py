@@ -6,7 +6,9 @@
 Options narrow a run (``--problems``, ``--contenders``, ``--seeds``,
 ``--budget``); ``--tiny`` shrinks the data (the smoke test). Results go to
 ``--out`` (JSON and a Markdown report, default ``benchmarks/results``); plots
-of validation error against time to ``--plot-dir`` (default ``docs/_static``).
+of validation error against time to ``--plot-dir`` (default ``docs/_static`` for
+the full run, ``OUT/plots`` otherwise). The JSON keeps at most ~400 log-spaced
+points of each trace; the summaries use every point.
 """
 
 import argparse
@@ -345,6 +347,22 @@ def run_scaling(verbose=True, iterations=3, tiny=False):
     return out
 
 
+def _thin(trace, keep=400):
+    if len(trace) <= keep:
+        return trace
+    idx = np.unique(np.geomspace(1, len(trace), keep).astype(int) - 1)
+    return [trace[i] for i in idx] + ([trace[-1]] if idx[-1] != len(trace) - 1 else [])
+
+
+def _thinned(results):
+    out = dict(results, problems={})
+    for name, res in results["problems"].items():
+        runs = {c: [dict(r, trace=_thin(r["trace"])) for r in rs]
+                for c, rs in res["runs"].items()}
+        out["problems"][name] = dict(res, runs=runs)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group()
@@ -356,6 +374,8 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, help="seconds per run (all problems)")
     ap.add_argument("--tiny", action="store_true", help="shrunken data (smoke test)")
     ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--only-scaling", action="store_true",
+                    help="only the wide scaling checks (rows and chunk size)")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--blas-threads", type=int, default=None, metavar="N",
                     help="hold every BLAS/OpenMP pool to N threads for the whole run "
@@ -363,7 +383,8 @@ def main(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                     help="before each run wait up to S s for other processes to go quiet")
     ap.add_argument("--out", default="benchmarks/results")
-    ap.add_argument("--plot-dir", default="docs/_static")
+    ap.add_argument("--plot-dir", default=None,
+                    help="default: docs/_static for --full, OUT/plots otherwise")
     ap.add_argument("--list", action="store_true", help="list contenders and exit")
     args = ap.parse_args(argv)
     if args.list:
@@ -395,6 +416,8 @@ def main(argv=None):
         from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
         limiter = threadpool_limits(args.blas_threads)
+    if args.only_scaling:
+        problems = {}
     for name, budget in problems.items():
         seeds = args.seeds or cfg.get("wide_seeds" if name == "wide" else "seeds") or cfg["seeds"]
         contenders = args.contenders or (cfg.get("wide_contenders") if name == "wide" else None) \
@@ -404,7 +427,7 @@ def main(argv=None):
             raise SystemExit(f"unknown contenders {unknown}; --list shows them")
         results["problems"][name] = run_problem(name, budget, seeds, contenders, args.tiny,
                                                 quiet=args.wait_quiet)
-    if cfg["scaling"] and not args.no_scaling:
+    if (cfg["scaling"] or args.only_scaling) and not args.no_scaling:
         print("== wide scaling", flush=True)
         results["scaling"] = run_scaling(tiny=args.tiny)
     if limiter is not None:
@@ -414,18 +437,37 @@ def main(argv=None):
     print()
     print(report)
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f"{label}{'-tiny' if args.tiny else ''}")
+    stem = os.path.join(args.out, f"{label}{'-scaling' if args.only_scaling else ''}"
+                                  f"{'-tiny' if args.tiny else ''}")
     with open(stem + ".json", "w") as f:
-        json.dump(results, f, indent=1, default=float)
+        json.dump(_thinned(results), f, default=float)
     with open(stem + ".md", "w") as f:
         f.write(f"{results['command']} - {results['date']} - {results['uptime']} - "
                 f"BLAS threads: {results['blas_threads']}\n\n{report}\n")
     if not args.no_plot:
-        for path in plot(results, args.plot_dir):
+        plot_dir = args.plot_dir or ("docs/_static" if args.full and not args.problems
+                                     and not args.contenders
+                                     else os.path.join(args.out, "plots"))
+        for path in plot(results, plot_dir):
             print("plot:", path)
     print(f"elapsed {results['elapsed_s']:.0f} s")
     return results
 
 
+def _reexec_with_fixed_mmap_threshold():
+    """Re-run this command with glibc's mmap threshold pinned (Linux).
+
+    glibc raises its mmap threshold after the first large ``free``: later
+    large arrays then come from the heap, whose pages stay resident, and the
+    peak-RSS figure of every run after the first misses them. With
+    ``MALLOC_MMAP_THRESHOLD_`` set, every array over 128 KiB is mapped and
+    unmapped, so each run's peak is its own.
+    """
+    if sys.platform.startswith("linux") and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.run", *sys.argv[1:]], env)
+
+
 if __name__ == "__main__":
+    _reexec_with_fixed_mmap_threshold()
     main()
