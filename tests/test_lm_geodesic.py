@@ -69,3 +69,16 @@ def test_geodesic_needs_directional_derivatives():
         LevenbergMarquardt(geodesic=True).run(Bare(), np.ones(2))
     # without geodesic the same problem runs
     LevenbergMarquardt(max_iter=3).run(Bare(), np.ones(2))
+
+
+def test_relative_initial_damping_scales_with_the_normal_matrix():
+    problem, x0 = surrogate_problem()
+    _, JtJ, _ = problem.normal_equations(x0)
+    solver = LevenbergMarquardt(mu_init=1e-3, mu_init_relative=True, max_iter=20,
+                                mu_update="nielsen", geodesic=True)
+    state = solver.init(problem, x0)
+    assert state.mu == pytest.approx(1e-3 * JtJ.diagonal().max())
+    res = solver.run(problem, x0)
+    assert res.loss < 0.1 * res.initial_loss
+    # the default keeps mu_init as given
+    assert LevenbergMarquardt(mu_init=1e-3).init(problem, x0).mu == 1e-3
