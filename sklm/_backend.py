@@ -28,29 +28,26 @@ class Backend:
         """``x`` as a NumPy array on the host."""
         raise NotImplementedError
 
-    def cholesky_solve(self, A, b):
-        """Solve ``A x = b`` for symmetric positive definite ``A`` by Cholesky.
-
-        Returns ``None`` when the factorisation fails (``A`` not numerically
-        positive definite) or yields non-finite numbers; the caller treats
-        that as a rejected step and damps more. ``A`` is not modified.
-        """
-        raise NotImplementedError
-
     def cholesky_factor(self, A):
         """A Cholesky factor of ``A`` for :meth:`cholesky_factor_solve`, or None.
 
-        None when ``A`` is not numerically positive definite. ``A`` is not
-        modified, and later changes to ``A`` do not affect the factor. This
-        default only keeps a copy of ``A`` (so it never returns None: a
-        failure shows in the solve) and factors it on every solve; backends
-        override it to factor once.
+        None when ``A`` is not numerically positive definite (the caller
+        treats that as a rejected step and damps more). ``A`` is not
+        modified, and later changes to ``A`` do not affect the factor.
         """
-        return self.xp.array(A, copy=True)
+        raise NotImplementedError
 
     def cholesky_factor_solve(self, factor, b):
         """Solve with a factor from :meth:`cholesky_factor`; None if not finite."""
-        return self.cholesky_solve(factor, b)
+        raise NotImplementedError
+
+    def cholesky_solve(self, A, b):
+        """Solve ``A x = b`` for symmetric positive definite ``A`` by Cholesky.
+
+        None when the factorisation fails or the solution is not finite.
+        """
+        factor = self.cholesky_factor(A)
+        return None if factor is None else self.cholesky_factor_solve(factor, b)
 
     def lstsq(self, A, b):
         """Minimum-norm least-squares solution of ``A x = b`` (SVD based).
@@ -75,28 +72,15 @@ class NumpyBackend(Backend):
     def to_numpy(self, x):
         return np.asarray(x)
 
-    def cholesky_solve(self, A, b):
-        # SciPy's LAPACK (potrf + potrs), with SciPy's own OpenBLAS pool held
+    def cholesky_factor(self, A):
+        # SciPy's LAPACK (potrf, then potrs), with SciPy's own OpenBLAS pool held
         # to one thread for the call. NumPy and SciPy each bundle an OpenBLAS
         # with its own spinning worker threads; letting SciPy's pool wake up
         # between NumPy's J^T J products puts 3-4 busy threads on two cores
-        # (PERF-FACTS.md). One thread is also simply faster here: NumPy's
-        # cholesky took 1.5 ms (n=311) and 45 ms (n=1377), SciPy's with one
-        # thread 0.6 ms and 31 ms (docs/benchmarks.md). The solve is O(n^3/3)
-        # against the O(m n^2) of forming J^T J, so one thread costs nothing.
-        with _scipy_blas_single_thread():
-            try:
-                c = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
-            except np.linalg.LinAlgError:
-                return None
-            if not np.isfinite(c[0][-1, -1]):
-                return None
-            x = scipy.linalg.cho_solve(c, b, check_finite=False)
-        if not np.all(np.isfinite(x)):
-            return None
-        return x
-
-    def cholesky_factor(self, A):
+        # (PERF-FACTS.md); holding it to one thread rules that out by
+        # construction. It costs nothing: the factor is O(n^3/3) against the
+        # O(m n^2) of forming J^T J, and on a quiet machine it took the same
+        # time as NumPy's (0.53 vs 0.58 ms at n=311, docs/benchmarks.md).
         with _scipy_blas_single_thread():
             try:
                 c = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
@@ -189,10 +173,6 @@ class CupyBackend(Backend):
         if not bool(self.xp.isfinite(x).all()):
             return None
         return x
-
-    def cholesky_solve(self, A, b):
-        L = self.cholesky_factor(A)
-        return None if L is None else self.cholesky_factor_solve(L, b)
 
     def lstsq(self, A, b):
         x, *_ = self.xp.linalg.lstsq(A, b, rcond=None)

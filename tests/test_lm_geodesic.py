@@ -6,7 +6,7 @@ import pytest
 from sklm._backend import NumpyBackend
 from sklm._mlp import MLP
 from sklm._problem import MLPProblem, Problem
-from sklm.solvers import LevenbergMarquardt, Status
+from sklm.solvers import LevenbergMarquardt
 
 
 def surrogate_problem(m=200, hidden=(8,), chunk=64, alpha=0.0, seed=0):
