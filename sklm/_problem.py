@@ -248,25 +248,26 @@ class MLPProblem(Problem):
 
     def gradient(self, x, batch=None):
         xp = self.xp
-        params = self._params(x)
         if batch is None:
-            pieces = [(self.Xt[:, i0:i1], self.Yt[:, i0:i1], self.w[i0:i1])
-                      for i0, i1 in self.chunks]
+            # the same (cached) forward passes as the loss and the Jacobian
+            passes = ((acts, E, self.sqrt_w[i0:i1]) for i0, i1, acts, E in self._passes(x))
             scale = self.scale
         else:
             batch = xp.asarray(batch)
-            pieces = [(self.Xt[:, batch], self.Yt[:, batch], self.w[batch])]
+            acts = self.mlp.forward(self._params(x), self.Xt[:, batch], xp)
+            sqrt_w = self.sqrt_w[batch]
+            passes = [(acts, (self.Yt[:, batch] - acts[-1]) * sqrt_w, sqrt_w)]
             # the batch's expected share of the weight, not its own: unbiased,
             # and defined for a batch of zero-weight rows
             scale = self.scale * batch.shape[0] / self.n_samples
+        params = self._params(x)
         sse = 0.0
         grad = xp.zeros(self.n_params, dtype=np.float64)
-        for Xt, Yt, w in pieces:
-            acts = self.mlp.forward(params, Xt, xp)
-            E = Yt - acts[-1]
-            WE = E * w
-            sse += xp.vdot(E, WE) if E.dtype == np.float64 else xp.sum(E * WE, dtype=np.float64)
-            grad += self.mlp.vjp(params, acts, -2.0 * WE, xp)
+        for acts, E, sqrt_w in passes:
+            # E = sqrt(w) (y - f): the loss's share is E.E, its gradient's
+            # back-propagates -2 w (y - f) = -2 sqrt(w) E
+            sse += _sum_squares(xp, E)
+            grad += self.mlp.vjp(params, acts, -2.0 * sqrt_w * E, xp)
         # The penalty's share is normalised by the whole data's weight, so a
         # minibatch gradient is an unbiased estimate of the full one.
         grad *= 1.0 / scale
