@@ -5,8 +5,7 @@ import math
 
 import pytest
 
-pytest.importorskip("sklearn")
-run = pytest.importorskip("benchmarks.run")
+from benchmarks import run
 
 
 def test_benchmark_runner_tiny(tmp_path):
