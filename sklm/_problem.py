@@ -362,11 +362,25 @@ class FunctionProblem(Problem):
         self.n_params = int(backend.asarray(x0).shape[0])
         self.scale = float(r0.shape[0])
         self.n_samples = None
+        self._last_jacobian = None  # (x, J): the directional products reuse it
 
     def _residuals(self, x):
         return self.xp.atleast_1d(self.backend.asarray(self.fun(x)))
 
+    def _central_differences(self, f, x):
+        """``[(f(x + h e_j) - f(x - h e_j)) / 2h]_j`` as columns."""
+        cols = []
+        for j in range(self.n_params):
+            h = _FD_STEP * max(1.0, abs(float(x[j])))
+            e = self.xp.zeros_like(x)
+            e[j] = h
+            cols.append((f(x + e) - f(x - e)) / (2 * h))
+        return self.xp.stack(cols, axis=1)
+
     def _jacobian(self, x):
+        last = self._last_jacobian
+        if last is not None and bool(self.xp.array_equal(last[0], x)):
+            return last[1]
         if self.jac is not None:
             J = self.xp.atleast_2d(self.backend.asarray(self.jac(x)))
             if J.shape != (int(self.scale), self.n_params):
@@ -374,14 +388,10 @@ class FunctionProblem(Problem):
                     f"jac must return an array of shape (m, n) = "
                     f"({int(self.scale)}, {self.n_params}); got {J.shape}."
                 )
-            return J
-        cols = []
-        for j in range(self.n_params):
-            h = _FD_STEP * max(1.0, abs(float(x[j])))
-            e = self.xp.zeros_like(x)
-            e[j] = h
-            cols.append((self._residuals(x + e) - self._residuals(x - e)) / (2 * h))
-        return self.xp.stack(cols, axis=1)
+        else:
+            J = self._central_differences(self._residuals, x)
+        self._last_jacobian = (x.copy(), J)
+        return J
 
     def loss(self, x):
         r = self._residuals(x)
@@ -407,14 +417,19 @@ class FunctionProblem(Problem):
                     f"{self.n_params}); got {H.shape}."
                 )
             return loss, g, H
-        cols = []
-        for j in range(self.n_params):
-            h = _FD_STEP * max(1.0, abs(float(x[j])))
-            e = self.xp.zeros_like(x)
-            e[j] = h
-            cols.append((self.gradient(x + e)[1] - self.gradient(x - e)[1]) / (2 * h))
-        H = self.xp.stack(cols, axis=1)
+        H = self._central_differences(lambda t: self.gradient(t)[1], x)
         return loss, g, 0.5 * (H + H.T)
+
+    # The directional derivatives geodesic acceleration needs; the Jacobian
+    # at the current point is formed once and reused by both products.
+    def residual(self, x):
+        return self._residuals(x)
+
+    def jvp(self, x, v):
+        return self._jacobian(x) @ v
+
+    def vjp(self, x, u):
+        return self._jacobian(x).T @ u
 
 
 # Central differences: the step that balances truncation (h^2) and rounding (eps/h).

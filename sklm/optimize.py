@@ -38,11 +38,11 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         Without it, Newton uses central finite differences of the analytic
         gradient ``2 J^T r / m`` (``2 n`` Jacobian evaluations per iteration).
     solver : {'lm', 'gauss-newton', 'newton', 'sgd', 'adam'}, default='lm'
-        'lm' here uses MATLAB trainlm's damping rule (``mu_update='trainlm'``)
-        and no geodesic acceleration, which needs directional derivatives a
-        plain residual function does not provide; ``mu_update='nielsen'`` is
-        available. (LMRegressor's default is Nielsen's rule with geodesic
-        acceleration.)
+        'lm' here defaults to MATLAB trainlm's damping rule
+        (``mu_update='trainlm'``) without geodesic acceleration, so that the
+        tutorial's figures reproduce; ``mu_update='nielsen', geodesic=True``
+        is LMRegressor's default (the products ``J v`` and ``J^T u`` it needs
+        reuse the iteration's Jacobian).
     goal : float, default=0.0
         Stop when the loss is at or below ``goal``.
     max_iter : int, default=1000

@@ -256,3 +256,20 @@ def test_lm_leaves_the_problems_normal_matrix_undamped():
 
     LevenbergMarquardt(max_iter=5, mu_init=10.0).run(problem, np.zeros(3))
     np.testing.assert_array_equal(JtJ, before)
+
+
+def test_function_problem_directional_derivatives():
+    problem = FunctionProblem(rosen_residuals, np.array([5.0, 5.0]), backend=NumpyBackend())
+    x, v, u = np.array([3.0, 4.0]), np.array([0.3, -1.2]), np.arange(9.0)
+    J = rosen_jac(x)  # the FD Jacobian is checked against this above
+    np.testing.assert_array_equal(problem.residual(x), rosen_residuals(x))
+    np.testing.assert_allclose(problem.jvp(x, v), J @ v, rtol=1e-7)
+    np.testing.assert_allclose(problem.vjp(x, u), J.T @ u, rtol=1e-7)
+    assert FunctionProblem.has_directional_derivatives()
+
+
+def test_least_squares_with_geodesic_acceleration():
+    res = least_squares(rosen_residuals, [5.0, 5.0], rosen_jac, goal=1e-10,
+                        mu_update="nielsen", geodesic=True)
+    assert res.status == Status.GOAL and res.n_iter <= 10
+    np.testing.assert_allclose(res.x, [2.5, 2.5], rtol=1e-5)

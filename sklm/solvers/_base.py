@@ -13,6 +13,7 @@ Adam, ...); everything else - stopping rules, history, verbose table, callbacks,
 interruption - lives here, once, so every solver behaves the same way.
 """
 
+import abc
 import enum
 import math
 import sys
@@ -154,7 +155,7 @@ class _Table:
         )
 
 
-class Solver:
+class Solver(abc.ABC):
     """Base class: stopping criteria and the run loop.
 
     Parameters
@@ -203,13 +204,13 @@ class Solver:
         self.stream = stream
 
     # -------------------------------------------------------------- subclass
+    @abc.abstractmethod
     def init(self, problem, x0):
         """Evaluate the start; return the solver state (with ``.x`` and ``.loss``)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def step(self, problem, state, iteration):
         """One iteration from ``state`` (updated in place); return an IterationInfo."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ loop
     def message(self, status):

@@ -14,6 +14,7 @@ MLPRegressor's 1e-2. Adam's steps do not depend on the gradient's scale, so
 its learning rates carry over from scikit-learn too.
 """
 
+import abc
 import math
 from dataclasses import dataclass
 
@@ -49,9 +50,9 @@ class FirstOrderSolver(Solver):
         """Per-parameter state (velocity, moments) at the start."""
         return ()
 
+    @abc.abstractmethod
     def _update(self, state, grad, xp):
         """Return the new parameters after one step on ``grad``."""
-        raise NotImplementedError
 
     def init(self, problem, x0):
         loss, grad = problem.gradient(x0)
