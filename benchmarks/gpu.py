@@ -11,9 +11,12 @@ Per case ('seed-6d', 'wide', and 'large': 1,000,000 rows of the wide function,
 
 - seconds per LM iteration (median over the timed iterations; the first,
   which includes CuPy's kernel compilation and memory-pool growth, is dropped),
-- the rate ``J^T J`` reaches on its own (``m n^2`` flops per iteration, timed as
-  one syrk-shaped ``A @ A.T`` per chunk) and its share of the device's measured
-  float64 matrix-product rate (an ``8192 x 8192`` matmul),
+- the rate ``J^T J`` reaches on its own (``m n^2`` useful flops per iteration,
+  timed through ``Backend.add_gram``, the syrk the fit runs, once per chunk)
+  and its share of the device's measured float64 matrix-product rate (an
+  ``8192 x 8192`` matmul); beside it the same sum formed as a general product
+  ``A @ A.T`` (NumPy runs that as syrk too; CuPy as gemm), which shows what
+  syrk buys on a GPU,
 - with ``--cpu``: the same per-iteration time with NumPy. The 'large' case is
   timed on its first ``--cpu-rows`` rows and scaled linearly in rows (an LM
   iteration is linear in m, which the 'wide' runs on this machine confirm);
@@ -72,20 +75,33 @@ def matmul_rate(backend, size=8192, repeat=5):
     return 2 * size**3 / float(np.median(times)) / 1e9
 
 
-def syrk_rate(backend, m, n, chunk, repeat=3):
-    """GFLOP/s (counting ``m n^2``) of ``J^T J`` over ``m`` rows in ``chunk``-row pieces."""
+def gram_rate(backend, m, n, chunk, repeat=3, general=False):
+    """GFLOP/s (counting ``m n^2``) of ``J^T J`` over ``m`` rows in ``chunk``-row pieces.
+
+    Through ``backend.add_gram``, the code the fit runs (syrk); with
+    ``general=True`` as a general product ``A @ A.T`` instead (on a GPU, CuPy
+    runs that as gemm at twice the flops), for comparison.
+    """
     xp = backend.xp
     chunk = min(chunk, m)
     At = xp.asarray(np.random.default_rng(1).standard_normal((n, chunk)))
     n_chunks = -(-m // chunk)
-    G = At @ At.T
+    G = xp.zeros((n, n))
+
+    def one_pass():
+        G[...] = 0.0
+        for _ in range(n_chunks):
+            if general:
+                xp.add(G, At @ At.T, out=G)
+            else:
+                backend.add_gram(G, At)
+
+    one_pass()  # warm-up: kernels, memory pool
     sync(backend)
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        G = At @ At.T
-        for _ in range(n_chunks - 1):
-            G += At @ At.T
+        one_pass()
         sync(backend)
         times.append(time.perf_counter() - t)
     return n_chunks * chunk * n * n / float(np.median(times)) / 1e9
@@ -111,8 +127,9 @@ def run(device, quick, cpu_rows):
         name = f"CPU ({platform.processor() or platform.machine()})"
     rate = matmul_rate(backend, size=2048 if quick else 8192)
     print(f"device: {name}; float64 matmul {rate:,.0f} GFLOP/s\n")
-    print("| case | rows | parameters | s / LM iteration | J^T J rate | share of matmul |")
-    print("|---|---|---|---|---|---|")
+    print("| case | rows | parameters | s / LM iteration | J^T J rate (syrk) "
+          "| share of matmul | J^T J as a general product |")
+    print("|---|---|---|---|---|---|---|")
     rows = []
     for case in CASES:
         X, y, hidden = case_data(case, quick)
@@ -121,13 +138,15 @@ def run(device, quick, cpu_rows):
             scale = X.shape[0] / cpu_rows
             X, y = X[:cpu_rows], y[:cpu_rows]
         sec, n, chunk = lm_seconds_per_iteration(backend, X, y, hidden)
-        g = syrk_rate(backend, X.shape[0], n, chunk)
+        g = gram_rate(backend, X.shape[0], n, chunk)
+        g_general = gram_rate(backend, X.shape[0], n, chunk, general=True)
         rows.append(dict(case=case, rows=int(X.shape[0] * scale), params=n, chunk=int(chunk),
                          s_per_iter=sec * scale, extrapolated=scale != 1.0,
-                         jtj_gflops=g, jtj_share_of_matmul=g / rate))
+                         jtj_gflops=g, jtj_share_of_matmul=g / rate,
+                         jtj_general_product_gflops=g_general))
         print(f"| {case} | {rows[-1]['rows']:,} | {n:,} | {sec * scale:.4g} s"
               f"{' (scaled from %d rows)' % X.shape[0] if scale != 1.0 else ''} | "
-              f"{g:,.0f} GFLOP/s | {g / rate:.0%} |", flush=True)
+              f"{g:,.0f} GFLOP/s | {g / rate:.0%} | {g_general:,.0f} GFLOP/s |", flush=True)
     return dict(device=name, matmul_gflops=rate, quick=quick, cases=rows,
                 date=time.strftime("%Y-%m-%d"))
 

@@ -56,6 +56,15 @@ class Backend:
         """
         raise NotImplementedError
 
+    def add_gram(self, out, At):
+        """``out += At @ At.T``, the whole symmetric matrix; returns ``out``.
+
+        ``At`` is C-contiguous ``(n, r)`` (a chunk of ``J^T``); ``out`` is
+        ``(n, n)`` float64 whatever ``At``'s dtype, so the sum over chunks is
+        accumulated in float64.
+        """
+        raise NotImplementedError
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -101,6 +110,12 @@ class NumpyBackend(Backend):
         x, *_ = np.linalg.lstsq(A, b, rcond=None)
         return x
 
+    def add_gram(self, out, At):
+        # NumPy sees that both operands share one buffer and calls BLAS syrk
+        # (half the flops of a general product), then mirrors the triangle.
+        out += At @ At.T
+        return out
+
 
 _SCIPY_POOL = []
 
@@ -144,6 +159,7 @@ class CupyBackend(Backend):
         self.xp = cupy
         self._errstate = cupyx.errstate
         self._solve_triangular = cupyx.scipy.linalg.solve_triangular
+        self._syrk = cupy.cublas.syrk
 
     def asarray(self, x, dtype=np.float64):
         return self.xp.ascontiguousarray(self.xp.asarray(x, dtype=dtype))
@@ -177,6 +193,22 @@ class CupyBackend(Backend):
     def lstsq(self, A, b):
         x, *_ = self.xp.linalg.lstsq(A, b, rcond=None)
         return x
+
+    def add_gram(self, out, At):
+        # CuPy's matmul does not spot A @ A.T and would run a general product
+        # at twice the flops; cuBLAS syrk fills one triangle of a C-ordered
+        # output (given C-ordered, CuPy passes At to cuBLAS without a copy).
+        # Mirroring by G + G.T with the diagonal halved does not depend on
+        # which triangle that is; it costs O(n^2) against syrk's O(r n^2).
+        xp = self.xp
+        n = At.shape[0]
+        G = xp.zeros((n, n), dtype=At.dtype)
+        self._syrk("N", At, out=G, alpha=1.0, beta=0.0)
+        G += G.T.copy()
+        diag = G.reshape(-1)[:: n + 1]
+        diag *= 0.5
+        out += G
+        return out
 
 
 def cupy_available():

@@ -8,8 +8,8 @@ then the bias vector; Jacobian rows and gradients use the same order.
 Internally every array is *transposed*: a chunk of ``c`` samples is stored as
 ``(features, c)``. The Jacobian is built as ``J^T`` of shape
 ``(n_params, c * n_outputs)``, so each layer's block is one contiguous slab that
-a broadcast multiply fills in place, and ``J^T J`` is a single ``A @ A.T`` that
-NumPy hands to BLAS as a symmetric rank-k update.
+a broadcast multiply fills in place, and ``J^T J`` is a single symmetric
+rank-k update (BLAS syrk) of that buffer.
 """
 
 import numpy as np

@@ -286,7 +286,7 @@ class MLPProblem(Problem):
         if self._jt_buffer is None:
             rows = min(self.chunk_size, self.n_samples) * k
             self._jt_buffer = xp.empty(n * rows, dtype=self.Xt.dtype)
-        JtJ = None
+        JtJ = xp.zeros((n, n), dtype=np.float64)
         Jtr = xp.zeros(n, dtype=np.float64)
         sse = 0.0
         for i0, i1, acts, E in self._passes(x):
@@ -294,11 +294,7 @@ class MLPProblem(Problem):
             Jt = self._jt_buffer[: n * (i1 - i0) * k].reshape(n, (i1 - i0) * k)
             # r = sqrt(w) (y - f), so dr/dx = -sqrt(w) df/dx.
             self.mlp.jacobian_t(params, acts, -self.sqrt_w[i0:i1], Jt, xp)
-            # Jt @ Jt.T on one buffer: NumPy and CuPy call BLAS syrk.
-            if JtJ is None:  # accumulated in float64 whatever the Jacobian's dtype
-                JtJ = (Jt @ Jt.T).astype(np.float64, copy=False)
-            else:
-                JtJ += Jt @ Jt.T
+            self.backend.add_gram(JtJ, Jt)  # by syrk, summed in float64
             # rows of Jt are (sample, output) pairs: E.T row-major matches.
             Jtr += Jt @ E.T.ravel()
         if self.penalty:

@@ -42,3 +42,16 @@ def test_benchmark_problems_are_standardised():
         assert bp.y.std() == pytest.approx(1.0)
     assert make_problem("seed-6d", 300, 50).n_params == 311
     assert make_problem("seed-2d", 300, 50).n_params == 41
+
+
+def test_gpu_benchmark_pieces_run_on_the_cpu():
+    from benchmarks import gpu
+    from sklm._backend import get_backend
+
+    backend = get_backend("numpy")
+    assert gpu.gram_rate(backend, 300, 40, 128) > 0
+    assert gpu.gram_rate(backend, 300, 40, 128, general=True) > 0
+    X, y, hidden = gpu.case_data("seed-6d", quick=True)
+    sec, n_params, chunk = gpu.lm_seconds_per_iteration(backend, X[:200], y[:200], hidden,
+                                                        iterations=3)
+    assert sec > 0 and n_params == 311 and chunk == 200

@@ -89,3 +89,29 @@ def test_failed_gpu_cholesky_is_a_rejected_step_not_an_error():
     A = cupy.asarray([[4.0, 2.0], [2.0, 3.0]])
     x = backend.cholesky_solve(A, cupy.ones(2))
     np.testing.assert_allclose(cupy.asnumpy(A @ x), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gpu_gram_by_syrk_is_the_whole_symmetric_product(dtype):
+    import cupy
+
+    rng = np.random.default_rng(0)
+    At = rng.standard_normal((37, 500)).astype(dtype)
+    start = rng.standard_normal((37, 37))
+    start = start + start.T
+    expected = get_backend("numpy").add_gram(start.copy(), At)
+    out = get_backend("cupy").add_gram(cupy.asarray(start), cupy.asarray(At))
+    assert out.dtype == np.float64
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(cupy.asnumpy(out), expected, rtol=rtol, atol=rtol * 500)
+    np.testing.assert_array_equal(cupy.asnumpy(out), cupy.asnumpy(out).T)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_minibatch_sgd_on_the_gpu_matches_the_cpu():
+    X, y = rosen2d(300, 4)
+    kw = dict(solver="sgd", batch_size=32, max_iter=3, tol=0.0, random_state=0,
+              learning_rate_init=0.01)
+    cpu = LMRegressor(backend="numpy", **kw).fit(X, y)
+    gpu = LMRegressor(backend="cupy", **kw).fit(X, y)
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-8)

@@ -72,6 +72,7 @@ class FirstOrderSolver(Solver):
         else:
             n = problem.n_samples
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+            order = xp.asarray(order)  # one transfer per epoch, not per batch
             x_start = x_new = state.x
             for start in range(0, n, self.batch_size):
                 state.x = x_new
