@@ -42,7 +42,9 @@ def main(name="seed-6d", chunk=None):
     problem = MLPProblem(mlp, bp.X, bp.y[:, None], np.ones(m), 0.0, NumpyBackend(), chunk)
     x = mlp.init_params(np.random.RandomState(0))
     floor = measure_floor(m, mlp.n_params, chunk=chunk, repeat=9, reduce=np.min)
-    print(f"{name}: m={m} n={mlp.n_params} chunk={chunk}; load {open('/proc/loadavg').read().split()[:3]}")
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"{name}: m={m} n={mlp.n_params} chunk={chunk}; load {load}")
     print(f"floor: syrk {floor['syrk'] * 1e3:.2f} ms + cholesky {floor['cholesky'] * 1e3:.2f} ms"
           f" = {floor['total'] * 1e3:.2f} ms")
     f = floor["total"]

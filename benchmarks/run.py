@@ -189,8 +189,8 @@ def markdown(results):
         lines.append("")
         ref = res["summary"].get(REFERENCE)
         lines.append("| contender | to 1e-2 (s) | to 1e-3 (s) | to 1e-4 (s) | vs "
-                     f"{REFERENCE} at 1e-4 | iterations to 1e-4 | final val rel. MSE | iterations | "
-                     "ms / iteration | x floor "
+                     f"{REFERENCE} at 1e-4 | iterations to 1e-4 | final val rel. MSE "
+                     "| iterations | ms / iteration | x floor "
                      "| peak RSS (MB) | others' CPU (cores) |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for cname, s in res["summary"].items():
@@ -201,14 +201,15 @@ def markdown(results):
             xfloor = (f"{s['s_per_iteration'] / fl['total']:.2f}"
                       if cname.startswith("sklm lm") or cname == "sklm gauss-newton" else "")
             mem = "n/a" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
+            others = ("" if s["others_cores_max"] is None
+                      else f"{s['others_cores_max']:.2f}")
             lines.append(
                 f"| {cname} | {fmt_t(s['t_0.01'])} | {fmt_t(s['t_0.001'])} | "
                 f"{fmt_t(s['t_0.0001'])} | {ratio} | "
                 f"{'not reached' if not np.isfinite(s['it_0.0001']) else int(s['it_0.0001'])} | "
                 f"{s['final']:.2e} | "
                 f"{s['iterations']:.0f} ({unit}) | {s['s_per_iteration'] * 1e3:.1f} | "
-                f"{xfloor} | {mem} | "
-                f"{'' if s['others_cores_max'] is None else format(s['others_cores_max'], '.2f')} |")
+                f"{xfloor} | {mem} | {others} |")
         lines.append("")
         lines.append(f"Budget {res['budget']:g} s per run; medians over seeds "
                      f"{res['seeds']}. Stop reasons: " + "; ".join(

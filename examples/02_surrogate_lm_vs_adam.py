@@ -19,8 +19,8 @@ Here the same experiment runs with :class:`sklm.LMRegressor` for every
 solver, beside scikit-learn's :class:`~sklearn.neural_network.MLPRegressor`
 with the same network, initial weights from the same distribution (Glorot
 uniform, same seed, though the two libraries draw the layers in a different
-order) and, for Adam, the same settings. Our data and initial weights are not the tutorial's, so the numbers
-differ; the gap between the methods is the point.
+order) and, for Adam, the same settings. Our data and initial weights are not
+the tutorial's, so the numbers differ; the gap between the methods is the point.
 
 Set ``SKLM_EXAMPLES_QUICK=1`` (or pass ``--quick``) for a run of a few seconds
 with small iteration budgets.

@@ -16,7 +16,8 @@ def main(argv=None):
     )
     parser.add_argument("--version", action="version", version=f"sklm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from ._demo import build_parser, main as demo_main  # noqa: PLC0415
+    from ._demo import build_parser  # noqa: PLC0415
+    from ._demo import main as demo_main
 
     build_parser(commands.add_parser(
         "demo", help="fit the tutorial's Rosenbrock surrogate with LM and Adam"))

@@ -43,7 +43,8 @@ def test_second_directional_derivative_by_finite_differences(rng, activation):
     v = rng.normal(size=theta.size)
     r0, Jv = problem.residual(theta), problem.jvp(theta, v)
     eps = 1e-4
-    exact = (problem.residual(theta + eps * v) - 2 * r0 + problem.residual(theta - eps * v)) / eps**2
+    exact = (problem.residual(theta + eps * v) - 2 * r0
+             + problem.residual(theta - eps * v)) / eps**2
     errs = []
     for h in (0.1, 0.05, 0.025):
         rvv = (2 / h) * ((problem.residual(theta + h * v) - r0) / h - Jv)
