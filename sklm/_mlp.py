@@ -57,6 +57,25 @@ class MLP:
             parts += [np.asarray(W, dtype=np.float64).ravel(), np.asarray(b).ravel()]
         return np.concatenate(parts)
 
+    def affine_output(self, theta, scale, shift):
+        """``theta`` of the network whose outputs are ``scale * f + shift``.
+
+        The output layer is linear, so this changes only its weights and
+        biases (NumPy, a new vector; ``shift`` is one number per output).
+        """
+        theta = np.array(theta, dtype=np.float64)
+        w0, w1, b1, _, _ = self.layout[-1]
+        theta[w0:w1] *= scale
+        theta[w1:b1] = theta[w1:b1] * scale + shift
+        return theta
+
+    def output_weight_mask(self):
+        """Boolean mask of the entries of ``theta`` that are output-layer weights."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        w0, w1, _, _, _ = self.layout[-1]
+        mask[w0:w1] = True
+        return mask
+
     def weight_mask(self):
         """Boolean mask of the entries of ``theta`` that are weights, not biases."""
         mask = np.zeros(self.n_params, dtype=bool)

@@ -92,13 +92,15 @@ def chunk_bounds(n_rows, chunk_size):
 class MLPProblem(Problem):
     """The training loss of an :class:`~sklm._mlp.MLP` on weighted data.
 
-    ``loss = sum_i w_i ||y_i - f(x_i)||^2 / (sum_i w_i * k) + alpha ||W||^2 / sum_i w_i``
+    ``loss = sum_i w_i ||y_i - f(x_i)||^2 / (sum_i w_i * k) + sum_j alpha_j W_j^2 / sum_i w_i``
 
-    with ``k`` outputs and ``W`` all weights (not biases). With unit weights this
-    is DESIGN.md's loss; normalising the penalty by ``sum w`` rather than the
-    row count makes integer weights exactly equivalent to repeated rows. In
-    least-squares form the penalty is one more block of residuals
-    ``sqrt(alpha * k) * W`` and ``scale = k * sum w``.
+    with ``k`` outputs and ``W`` all weights (not biases); ``alpha`` is one
+    number for every weight or one per weight (the estimator's target
+    normalisation gives the output layer its own). With unit weights and one
+    ``alpha`` this is DESIGN.md's loss; normalising the penalty by ``sum w``
+    rather than the row count makes integer weights exactly equivalent to
+    repeated rows. In least-squares form the penalty is one more block of
+    residuals ``sqrt(alpha * k) * W`` and ``scale = k * sum w``.
 
     Rows are processed in chunks of ``chunk_size`` samples, so the Jacobian is
     never held whole: memory is ``O(chunk_size * k * n_params + n_params^2)``.
@@ -136,12 +138,17 @@ class MLPProblem(Problem):
         self.sqrt_w = xp.sqrt(w)
         self.sum_w = float(w.sum(dtype=np.float64))
         self.scale = self.sum_w * self.n_outputs
-        # alpha ||W||^2 / sum(w) in units of the rescaled sum of squares
-        self.penalty = float(alpha) * self.n_outputs / mean_w
-        self.mask = backend.asarray(mlp.weight_mask(), dtype=bool)
         # integer indices of the weights: unlike a boolean mask, indexing
         # with them needs no device synchronisation on a GPU
-        self._weight_idx = backend.asarray(np.flatnonzero(mlp.weight_mask()), dtype=np.int64)
+        weight_idx = np.flatnonzero(mlp.weight_mask())
+        self._weight_idx = backend.asarray(weight_idx, dtype=np.int64)
+        # alpha_j W_j^2 / sum(w) in units of the rescaled sum of squares: the
+        # diagonal the penalty adds to J^T J, one entry per weight (None: no
+        # penalty, and no penalty residuals)
+        alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), weight_idx.shape)
+        self.penalty = (backend.asarray(alpha * (self.n_outputs / mean_w))
+                        if alpha.any() else None)
+        self._sqrt_penalty = None if self.penalty is None else xp.sqrt(self.penalty)
         self.chunk_size = int(chunk_size)
         self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
         self._jt_buffer = None
@@ -163,10 +170,10 @@ class MLPProblem(Problem):
         return self.mlp.unpack(x.astype(self.dtype, copy=False))
 
     def _penalty_sse(self, x):
-        if self.penalty == 0.0:
+        if self.penalty is None:
             return 0.0
         W = x[self._weight_idx]
-        return self.penalty * float(W @ W)
+        return float(W @ (self.penalty * W))
 
     def _weighted_errors(self, params, i0, i1):
         """Forward pass on rows ``i0:i1``: layer outputs and ``sqrt(w) * (y - f)``."""
@@ -214,8 +221,8 @@ class MLPProblem(Problem):
         """``r = [sqrt(w_i) (y_ik - f_k(x_i))]`` sample-major, then ``sqrt(alpha k) W``."""
         xp = self.xp
         parts = [E.T.ravel() for _, _, _, E in self._passes(x)]
-        if self.penalty:
-            parts.append(self.penalty ** 0.5 * x[self._weight_idx])
+        if self.penalty is not None:
+            parts.append(self._sqrt_penalty * x[self._weight_idx])
         return xp.concatenate(parts)
 
     def jvp(self, x, v):
@@ -228,8 +235,8 @@ class MLPProblem(Problem):
             dout = self.mlp.jvp(params, acts, dparams, xp)
             dout *= -self.sqrt_w[i0:i1]  # r = sqrt(w) (y - f)
             parts.append(dout.T.ravel())
-        if self.penalty:
-            parts.append(self.penalty ** 0.5 * v[self._weight_idx])
+        if self.penalty is not None:
+            parts.append(self._sqrt_penalty * v[self._weight_idx])
         return xp.concatenate(parts)
 
     def vjp(self, x, u):
@@ -242,8 +249,8 @@ class MLPProblem(Problem):
         for i0, i1, acts, _ in self._passes(x):
             G = u[i0 * k:i1 * k].reshape(i1 - i0, k).T * -self.sqrt_w[i0:i1]
             out += self.mlp.vjp(params, acts, G, xp)
-        if self.penalty:
-            out[self._weight_idx] += self.penalty ** 0.5 * u[self.n_samples * k:]
+        if self.penalty is not None:
+            out[self._weight_idx] += self._sqrt_penalty * u[self.n_samples * k:]
         return out
 
     def gradient(self, x, batch=None):
@@ -271,8 +278,9 @@ class MLPProblem(Problem):
         # The penalty's share is normalised by the whole data's weight, so a
         # minibatch gradient is an unbiased estimate of the full one.
         grad *= 1.0 / scale
-        if self.penalty:
-            grad += (2.0 * self.penalty / self.scale) * (x * self.mask)
+        if self.penalty is not None:
+            idx = self._weight_idx
+            grad[idx] += (2.0 / self.scale) * (self.penalty * x[idx])
         # (scale ratio first: sse * self.scale under/overflows for total
         # sample weights beyond 1e+-154, which stopped SGD with a zero loss)
         loss = (float(sse) * (self.scale / scale) + self._penalty_sse(x)) / self.scale
@@ -297,10 +305,10 @@ class MLPProblem(Problem):
             self.backend.add_gram(JtJ, Jt)  # by syrk, summed in float64
             # rows of Jt are (sample, output) pairs: E.T row-major matches.
             Jtr += Jt @ E.T.ravel()
-        if self.penalty:
+        if self.penalty is not None:
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
-            Jtr += self.penalty * (x * self.mask)
+            Jtr[idx] += self.penalty * x[idx]
         loss = (float(sse) + self._penalty_sse(x)) / self.scale
         return loss, JtJ, Jtr
 

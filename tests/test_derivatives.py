@@ -7,7 +7,7 @@ from sklm._activations import ACTIVATIONS
 from sklm._backend import NumpyBackend
 from sklm._problem import MLPProblem
 
-from ._helpers import fd_jacobian, make_problem, rel_err
+from ._helpers import fd_jacobian, make_problem, penalty_diagonal, penalty_residuals, rel_err
 
 ACTS = sorted(ACTIVATIONS)
 
@@ -17,14 +17,13 @@ def residuals(problem, theta):
     mlp = problem.mlp
     out = mlp.predict(mlp.unpack(theta), problem.Xt, np)  # (k, m)
     r = (problem.sqrt_w * (problem.Yt - out)).T.ravel()
-    pen = np.sqrt(problem.penalty) * theta[problem.mask]
-    return np.concatenate([r, pen])
+    return np.concatenate([r, penalty_residuals(problem, theta)])
 
 
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, 0.37])
+@pytest.mark.parametrize("alpha", [0.0, 0.37, "per-weight"])
 def test_normal_equations_match_finite_differences(rng, activation, n_outputs, weighted, alpha):
     problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
     J = fd_jacobian(lambda t: residuals(problem, t), theta)
@@ -57,7 +56,7 @@ def test_model_jacobian_matches_finite_differences(rng, activation, n_outputs):
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, 0.37])
+@pytest.mark.parametrize("alpha", [0.0, 0.37, "per-weight"])
 def test_gradient_matches_finite_differences(rng, activation, n_outputs, weighted, alpha):
     problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
     loss, g = problem.gradient(theta)
@@ -84,10 +83,20 @@ def test_minibatch_gradients_average_to_the_full_gradient(rng):
     problem, theta = make_problem(rng, "tanh", 2, True, 0.2)
     _, g = problem.gradient(theta)
     zero = np.zeros_like(theta)
-    pen = 2 * problem.penalty / problem.scale * (theta * problem.mask)
+    pen = 2 * penalty_diagonal(problem) * theta / problem.scale
     batches = np.array_split(rng.permutation(problem.n_samples), 4)
     total = zero.copy()
     for b in batches:
         share = len(b) / problem.n_samples
         total += share * (problem.gradient(theta, batch=b)[1] - pen)
     np.testing.assert_allclose(total + pen, g, rtol=1e-10, atol=1e-14)
+
+
+def test_penalty_is_alpha_times_outputs_on_weights_only(rng):
+    """DESIGN.md's penalty: alpha ||W||^2 / sum(w); in J^T J units alpha * k per weight."""
+    for alpha in (0.37, "per-weight"):
+        problem, _ = make_problem(rng, "tanh", 3, False, alpha)
+        mask = problem.mlp.weight_mask()
+        expected = 0.37 if alpha == 0.37 else np.linspace(0.05, 0.9, int(mask.sum()))
+        np.testing.assert_allclose(penalty_diagonal(problem)[mask], 3 * expected, rtol=1e-15)
+        assert not penalty_diagonal(problem)[~mask].any()

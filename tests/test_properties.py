@@ -25,6 +25,8 @@ from sklm._problem import MLPProblem
 from sklm.optimize import least_squares
 from sklm.solvers import LevenbergMarquardt
 
+from ._helpers import penalty_diagonal, penalty_residuals
+
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -71,9 +73,7 @@ def residuals(problem, theta):
     mlp = problem.mlp
     out = mlp.predict(mlp.unpack(theta), problem.Xt, np)
     r = (problem.sqrt_w * (problem.Yt - out)).T.ravel()
-    if not problem.penalty:
-        return r
-    return np.concatenate([r, math.sqrt(problem.penalty) * theta[problem.mask]])
+    return np.concatenate([r, penalty_residuals(problem, theta)])
 
 
 def fd(f, theta, h=1e-6):
@@ -146,7 +146,7 @@ def test_minibatch_gradient_matches_finite_differences_on_its_rows(case, batch_s
     # the data term is the batch's sum of squares over its expected share of
     # the weight (an unbiased estimate of the full mean); the penalty is the
     # full problem's
-    pen = 2.0 * problem.penalty / problem.scale * (theta * problem.mask)
+    pen = 2.0 * penalty_diagonal(problem) * theta / problem.scale
     expected = problem.scale * len(batch) / problem.n_samples
     assert close(g - pen, fd(sub.loss, theta)[0] * sub.scale / expected)
 
