@@ -124,6 +124,25 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
         Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
+    normalize_y : bool, default=True
+        Train on centred, scaled targets ``(y - c) / s``, as MATLAB's
+        ``fitnet`` does by default (``mapminmax``): ``c`` is each output's
+        weighted mean and ``s`` one scale for all outputs (the weighted root
+        mean square of ``y - c``), so the loss in ``y``'s units is
+        ``s^2`` times the normalised one, exactly, with ``alpha`` on the
+        output weights and ``alpha / s^2`` on the others. Only the path of the
+        optimiser changes, not the problem: the fitted ``coefs_`` and
+        ``intercepts_`` give predictions in ``y``'s units and every loss
+        attribute and ``goal`` is in those units. ``mu``, ``mu_curve_``,
+        ``min_grad`` and the losses printed by ``verbose`` refer to the
+        normalised problem, as trainlm's do. Why it is the default: the
+        initial weights and ``mu_init`` are made for targets of order 1.
+        Without it, 2-10-1 fits of the 2-D Rosenbrock function (300
+        iterations, 3 seeds) reached a median relative validation MSE of 1e-7
+        on standardised targets, 2e-3 on targets 100 times larger, 0.6 at
+        1,000 times, 0.3 on standardised targets shifted by 10,000; with it,
+        7e-7 to 8e-7 at every scale and shift. False trains on ``y`` as given
+        (scikit-learn's MLPRegressor; the tutorial's raw-unit runs).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its loss has
         not improved for ``n_iter_no_change`` iterations, and keep the
@@ -275,6 +294,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "mu_update": [StrOptions({"trainlm", "nielsen"})],
         "geodesic": ["boolean"],
         "init": [StrOptions({"glorot", "nguyen-widrow"})],
+        "normalize_y": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -314,6 +334,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         mu_update="nielsen",
         geodesic=True,
         init="glorot",
+        normalize_y=True,
         early_stopping=False,
         validation_fraction=0.1,
         chunk_size=None,
@@ -349,6 +370,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.mu_update = mu_update
         self.geodesic = geodesic
         self.init = init
+        self.normalize_y = normalize_y
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.chunk_size = chunk_size
@@ -399,6 +421,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 Y = Y.astype(np.float64)
             except ValueError as exc:
                 raise ValueError(f"y must be numeric for a regressor; {exc}.") from exc
+        Y = Y.astype(np.float64, copy=False)  # float32 y: normalised in float64 too
         if not np.isfinite(Y).all():
             # validate_data checks y before y_numeric converts an object array
             # to float, so None entries arrive here as NaN.
@@ -429,22 +452,45 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same hidden_layer_sizes as the fitted "
                     f"model ({self.coefs_[0].shape[1:]}...); got {hidden}."
                 )
-            theta0 = mlp.pack(self.coefs_, self.intercepts_)
-        else:
-            theta0 = theta_init
+            theta0 = mlp.pack(self.coefs_, self.intercepts_)  # in y's units
 
         X_val = Y_val = w_val = None
         if self.early_stopping:
             X, X_val, Y, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight, rng)
 
+        # The solver works on targets (Y - shift) / scale, from initial weights
+        # drawn for them; a warm start's fitted weights and the result are
+        # converted at the boundary (the output layer is linear).
+        shift, scale = (_target_normalisation(Y, sample_weight) if self.normalize_y
+                        else (np.zeros(Y.shape[1]), 1.0))
+        Y = (Y - shift) / scale
+        if Y_val is not None:
+            Y_val = (Y_val - shift) / scale
+        theta0 = (mlp.affine_output(theta0, 1.0 / scale, -shift / scale) if continuing
+                  else theta_init)
+        loss_unit = scale * scale
+        if not 0.0 < loss_unit < math.inf:
+            raise ValueError(
+                f"The targets' scale ({scale:.3g}) squared is not representable in "
+                "float64, so their mean squared error cannot be reported. Scale them, "
+                "e.g. with TransformedTargetRegressor(transformer=StandardScaler())."
+            )
+        # s^2 times the normalised loss is the loss in y's units exactly when
+        # the weights of all but the output layer carry alpha / s^2.
+        alpha = np.where(mlp.output_weight_mask()[mlp.weight_mask()],
+                         self.alpha, self.alpha / loss_unit)
+
         backend = get_backend(self.backend)
         if self.verbose:
             print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
                   f"{X.shape[0]} training samples")
+            if self.normalize_y:
+                print(f"Targets normalised: centred, divided by {scale:.6g}; the losses "
+                      f"below are on that scale (times {loss_unit:.6g} in y's units).")
         chunk = self.chunk_size or chunk_rows(
             backend, row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
-        problem = MLPProblem(mlp, X, Y, sample_weight, self.alpha, backend, chunk,
+        problem = MLPProblem(mlp, X, Y, sample_weight, alpha, backend, chunk,
                              dtype=self.dtype)
 
         monitor = None
@@ -461,7 +507,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         x0 = backend.asarray(theta0)
         if monitor is not None:
             monitor.start(x0)
-        solver = SOLVERS[self.solver](**self._solver_options(monitor, rng))
+        solver = SOLVERS[self.solver](**self._solver_options(monitor, rng, loss_unit))
         result = solver.run(problem, x0)
         if not math.isfinite(result.initial_loss):
             # Nothing was trained: rather than a warning and a random network,
@@ -478,8 +524,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if monitor is not None and monitor.best_x is not None:
             x = monitor.best_x
         loss = problem.loss(x) if x is not result.x else result.loss
-        self._set_fitted(mlp, backend, backend.to_numpy(x), result, monitor, loss,
-                         continuing)
+        theta = mlp.affine_output(backend.to_numpy(x), scale, shift)
+        self._set_fitted(mlp, backend, theta, result, monitor, loss, loss_unit, continuing)
         self._warn(result)
         return self
 
@@ -514,10 +560,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 )
         return parts
 
-    def _solver_options(self, monitor, rng):
+    def _solver_options(self, monitor, rng, loss_unit):
         options = dict(
             max_iter=self.max_iter,
-            goal=self.goal,
+            goal=self.goal / loss_unit,  # the solver's loss is in these units
             # With a validation set, tol/n_iter_no_change judge the validation
             # loss (the monitor), as in scikit-learn, not the training loss.
             tol=0.0 if monitor is not None else self.tol,
@@ -532,7 +578,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             options[name] = rng if name == "random_state" else getattr(self, name)
         return options
 
-    def _set_fitted(self, mlp, backend, theta, result, monitor, loss, continuing):
+    def _set_fitted(self, mlp, backend, theta, result, monitor, loss, loss_unit, continuing):
+        """Store ``theta`` (in y's units) and the curves, converted to y's units."""
         params = mlp.unpack(theta)
         self.coefs_ = [W.copy() for W, _ in params]
         self.intercepts_ = [b.copy() for _, b in params]
@@ -549,11 +596,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.validation_scores_ = [] if monitor is not None else None
         previous_iterations = self.n_iter_
         self.n_iter_ += result.n_iter
-        self.loss_curve_ = list(self.loss_curve_) + result.loss_curve
+        self.loss_curve_ = list(self.loss_curve_) + [v * loss_unit for v in result.loss_curve]
         self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
         offset = self.time_curve_[-1] if continuing and self.time_curve_ else 0.0
         self.time_curve_ = list(self.time_curve_) + [offset + t for t in result.time_curve]
-        self.loss_ = float(loss)
+        self.loss_ = float(loss) * loss_unit
         self.stop_reason_ = result.message
         if monitor is not None and result.status == Status.CALLBACK:
             kept = (f"the parameters of iteration {previous_iterations + monitor.best_iteration} "
@@ -566,7 +613,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             )
         self._status = result.status
         if monitor is not None:
-            self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses
+            self.validation_loss_curve_ = (list(self.validation_loss_curve_ or [])
+                                           + [v * loss_unit for v in monitor.losses])
             self.validation_scores_ = list(self.validation_scores_ or []) + monitor.scores
             # the score of the parameters returned (the start when no
             # iteration beat it: see ValidationMonitor.start)
@@ -576,7 +624,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.validation_loss_curve_ = None
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_, default=result.initial_loss)
+            self.best_loss_ = min(self.loss_curve_, default=result.initial_loss * loss_unit)
 
     def _warn(self, result):
         status = result.status
@@ -685,6 +733,22 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 "Upgrade sklm to load it."
             )
         super().__setstate__(state)
+
+
+def _target_normalisation(Y, w):
+    """``(shift, scale)``: each output's weighted mean, one weighted RMS of ``Y - shift``.
+
+    Computed on ``Y / max|Y|`` so that targets near the float64 limits do not
+    overflow; a constant target gets ``scale = 1`` (it is only centred).
+    """
+    big = float(np.abs(Y).max())
+    if not big > 0:
+        return np.zeros(Y.shape[1]), 1.0
+    Z = Y / big
+    shift = np.average(Z, axis=0, weights=w)
+    rms = math.sqrt(np.average(np.mean((Z - shift) ** 2, axis=1), weights=w))
+    scale = rms * big
+    return shift * big, (scale if scale > 0 and math.isfinite(scale) else 1.0)
 
 
 def _weight_shapes(mlp):

@@ -201,6 +201,7 @@ def test_verbose_prints_a_fixed_width_table(capsys):
                     random_state=0, backend="numpy").fit(X, y)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("LMRegressor: backend numpy")
+    assert out.pop(1).startswith("Targets normalised: centred, divided by")
     header = out[1].split()
     assert header[:4] == ["Iteration", "Loss", "Val", "Loss"]
     assert header[-4:] == ["Mu", "Grad", "norm", "Time"] or "Mu" in header
@@ -230,7 +231,7 @@ def test_grid_search_over_solvers_in_a_pipeline():
 
 @pytest.mark.parametrize("solver, options, r2", [
     ("newton", dict(max_iter=200), 0.999),
-    ("sgd", dict(learning_rate_init=0.1, max_iter=1000), 0.99),
+    ("sgd", dict(learning_rate_init=0.05, max_iter=1000), 0.99),
     ("adam", dict(learning_rate_init=0.02, max_iter=1000), 0.98),
 ])
 def test_every_solver_fits(solver, options, r2):
@@ -333,8 +334,10 @@ def test_warm_start_with_early_stopping_never_returns_worse_than_its_start():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (120, 2))
     y = np.sin(3 * X[:, 0]) + 0.3 * rng.normal(size=120)
+    # (on raw targets: a scenario where every further iteration validates worse)
     model = LMRegressor(hidden_layer_sizes=(30,), early_stopping=True, validation_fraction=0.3,
-                        n_iter_no_change=5, tol=0.0, random_state=0, warm_start=True)
+                        n_iter_no_change=5, tol=0.0, random_state=0, warm_start=True,
+                        normalize_y=False)
     model.fit(X, y)
     first_score, first_coefs = model.best_validation_score_, [W.copy() for W in model.coefs_]
     first_iterations = model.n_iter_
@@ -346,3 +349,80 @@ def test_warm_start_with_early_stopping_never_returns_worse_than_its_start():
     for a, b in zip(model.coefs_, first_coefs):
         np.testing.assert_array_equal(a, b)
     assert model.best_validation_score_ == first_score
+
+
+# ---------------------------------------------------------------------------
+# normalize_y: the optimiser works on (y - c) / s; the problem is unchanged
+# ---------------------------------------------------------------------------
+def _loss_in_y_units(model, X, Y, alpha, w=None):
+    """DESIGN.md's loss at the fitted parameters, from predictions alone."""
+    Y = Y.reshape(len(Y), -1)
+    w = np.ones(len(Y)) if w is None else w
+    E = Y - model.predict(X).reshape(Y.shape)
+    penalty = alpha * sum(float(np.sum(W**2)) for W in model.coefs_)
+    return (float(w @ (E**2).sum(axis=1)) / Y.shape[1] + penalty) / w.sum()
+
+
+@pytest.mark.parametrize("n_outputs, alpha", [(1, 0.0), (1, 0.3), (3, 0.3)])
+def test_normalised_fit_reports_the_loss_in_y_units(n_outputs, alpha):
+    X, Y = smooth_data(n_outputs=n_outputs)
+    Y = 250.0 * Y + 1e4  # far from standardised
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LMRegressor(alpha=alpha, max_iter=30, random_state=0).fit(X, Y, sample_weight=w)
+    assert model.loss_ == pytest.approx(_loss_in_y_units(model, X, Y, alpha, w), rel=1e-9)
+    assert model.loss_ == pytest.approx(model.loss_curve_[-1], rel=1e-12)
+    if alpha == 0:  # it did fit (alpha in y's units weighs on weights of order 250)
+        assert model.loss_ < 1e-3 * np.var(Y)
+
+
+def test_normalised_early_stopping_reports_validation_mse_in_y_units():
+    X, y = smooth_data(n=400)
+    y = 100.0 * y - 50.0
+    model = LMRegressor(early_stopping=True, max_iter=15, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    best = max(model.validation_scores_)
+    i = model.validation_scores_.index(best)
+    # R^2 and MSE on the same validation rows: MSE = (1 - R^2) * their variance
+    # in y's units, so the ratio is the same for every iteration
+    ratios = [(1 - r) / v for r, v in zip(model.validation_scores_,
+                                          model.validation_loss_curve_)]
+    np.testing.assert_allclose(ratios, ratios[i], rtol=1e-8)
+    assert 0.3 * np.var(y) < 1.0 / ratios[i] < 3.0 * np.var(y)  # y's units, not 1
+
+
+@pytest.mark.parametrize("shift_second_fit", [0.0, 1e3])
+def test_warm_start_converts_the_fitted_weights_into_the_normalised_problem(shift_second_fit):
+    X, y = smooth_data()
+    y = 40.0 * y + 7.0
+    kw = dict(max_iter=20, tol=0.0, random_state=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LMRegressor(**kw).fit(X, y)
+        first = model.loss_
+        # the same network predicts y + shift after its output bias moves:
+        model.intercepts_[-1] = model.intercepts_[-1] + shift_second_fit
+        model.set_params(max_iter=1).fit(X, y + shift_second_fit)
+    # an LM step never raises the loss: the start was the fitted network
+    assert model.loss_ <= first * (1 + 1e-9)
+    assert model.n_iter_ == 21
+
+
+def test_normalize_y_false_trains_on_y_as_given():
+    X, y = smooth_data()
+    std = (y - y.mean()) / y.std()
+    kw = dict(max_iter=3, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        raw = LMRegressor(normalize_y=False, **kw).fit(X, 5.0 * std)
+        raw_std = LMRegressor(normalize_y=False, **kw).fit(X, std)
+        norm = LMRegressor(**kw).fit(X, 5.0 * std)
+    # on standardised targets normalisation is the identity (up to rounding);
+    # on others, False fits y as given: another path
+    np.testing.assert_allclose(np.array(norm.loss_curve_) / 25.0, raw_std.loss_curve_,
+                               rtol=1e-8)
+    assert not np.allclose(raw.loss_curve_, norm.loss_curve_, rtol=1e-3)
+    assert raw.loss_ == pytest.approx(_loss_in_y_units(raw, X, 5.0 * std, 0.0), rel=1e-12)

@@ -126,15 +126,30 @@ def test_bad_data_is_a_clear_error(case):
         small().fit(X, y, sample_weight=w)
 
 
-def test_data_too_large_to_square_is_a_clear_error():
-    # Finite, but the initial loss overflows float64: nothing can be trained.
+@pytest.mark.parametrize("normalize_y, message", [
+    # the targets' mean squared error itself overflows: it cannot be reported
+    (True, r"targets' scale \(.*\) squared is not representable.*Scale them"),
+    # the initial loss overflows float64: nothing can be trained
+    (False, r"initial parameters is not finite.*Scale them"),
+])
+def test_data_too_large_to_square_is_a_clear_error(normalize_y, message):
     X, y = smooth_data(30)
-    model = small()
-    with pytest.raises(ValueError, match=r"initial parameters is not finite.*Scale them"):
+    model = small(normalize_y=normalize_y)
+    with pytest.raises(ValueError, match=message):
         with np.errstate(over="ignore", invalid="ignore"):
             model.fit(X, y * 1e200)
     with pytest.raises(NotFittedError):
         model.predict(X)
+
+
+@pytest.mark.parametrize("y_scale, y_shift", [(1e100, 0.0), (1e-100, 0.0), (1.0, 1e8)])
+def test_normalised_targets_of_extreme_magnitude_fit_as_well_as_unit_ones(y_scale, y_shift):
+    X, y = smooth_data()
+    unit = quiet_fit(small(max_iter=60), X, y)
+    model = quiet_fit(small(max_iter=60), X, y * y_scale + y_shift)
+    assert unit.score(X, y) > 0.999
+    assert model.score(X, y * y_scale + y_shift) == pytest.approx(unit.score(X, y), abs=1e-6)
+    assert np.isfinite(model.loss_curve_).all() and model.loss_ > 0
 
 
 def test_early_stopping_split_without_weight_is_a_clear_error():
@@ -635,7 +650,7 @@ def test_estimator_mu_cap_warns_with_a_remedy(monkeypatch):
     # Every trial step's loss is inf: LM damps up to mu_max and stops there.
     X, y = smooth_data()
     monkeypatch.setattr(MLPProblem, "loss", lambda self, x: math.inf)
-    model = small(mu_max=1e4)
+    model = small(mu_max=1e4, normalize_y=False)  # the very initial weights are kept
     with pytest.warns(ConvergenceWarning, match="mu_max=10000.*StandardScaler"):
         model.fit(X, y)
     assert model._status == Status.MU_MAX and model.n_iter_ == 0
