@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+from sklm import LMRegressor
 from sklm._backend import chunk_rows, get_backend
 from sklm._mlp import MLP
 from sklm._problem import MLPProblem
@@ -60,10 +61,20 @@ def sync(backend):
         backend.xp.cuda.Stream.null.synchronize()
 
 
+def random_matrix(backend, shape, seed):
+    """Standard normal float64 entries drawn on the backend's device.
+
+    On a GPU the 'large' case's chunk is ~20 GB: drawing it on the host and
+    copying it over would take longer than the benchmark.
+    """
+    if backend.name == "cupy":
+        return backend.xp.random.default_rng(seed).standard_normal(shape)
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
 def matmul_rate(backend, size=8192, repeat=5):
     """float64 GFLOP/s of a square matrix product on this backend."""
-    xp = backend.xp
-    A = xp.asarray(np.random.default_rng(0).standard_normal((size, size)))
+    A = random_matrix(backend, (size, size), seed=0)
     A @ A
     sync(backend)
     times = []
@@ -84,7 +95,7 @@ def gram_rate(backend, m, n, chunk, repeat=3, general=False):
     """
     xp = backend.xp
     chunk = min(chunk, m)
-    At = xp.asarray(np.random.default_rng(1).standard_normal((n, chunk)))
+    At = random_matrix(backend, (n, chunk), seed=1)
     n_chunks = -(-m // chunk)
     G = xp.zeros((n, n))
 
@@ -108,12 +119,19 @@ def gram_rate(backend, m, n, chunk, repeat=3, general=False):
 
 
 def lm_seconds_per_iteration(backend, X, y, hidden, iterations=6):
+    """Median seconds per iteration of the estimator's default LM (Nielsen + geodesic)."""
     mlp = MLP((X.shape[1], *hidden, 1), "tanh")
     chunk = chunk_rows(backend, 8 * mlp.n_params, X.shape[0])
     problem = MLPProblem(mlp, X, y[:, None], np.ones(len(y)), 0.0, backend, chunk)
     x0 = backend.asarray(mlp.init_params(np.random.RandomState(0)))
-    result = LevenbergMarquardt(max_iter=iterations, tol=0.0).run(problem, x0)
+    defaults = LMRegressor().get_params()
+    solver = LevenbergMarquardt(max_iter=iterations, tol=0.0, min_grad=0.0,
+                                **{k: defaults[k] for k in LevenbergMarquardt.options})
+    result = solver.run(problem, x0)
     sync(backend)
+    if len(result.time_curve) < 2:
+        raise RuntimeError(f"LM stopped after {result.n_iter} iteration(s) "
+                           f"({result.message}); nothing to time.")
     steps = np.diff(result.time_curve)  # drops the first (warm-up) iteration
     return float(np.median(steps)), mlp.n_params, chunk
 

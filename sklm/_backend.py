@@ -152,10 +152,7 @@ class CupyBackend(Backend):
     name = "cupy"
 
     def __init__(self):
-        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
-        import cupyx  # noqa: PLC0415
-        import cupyx.scipy.linalg  # noqa: PLC0415
-
+        cupy, cupyx = _import_cupy()
         self.xp = cupy
         self._errstate = cupyx.errstate
         self._solve_triangular = cupyx.scipy.linalg.solve_triangular
@@ -168,24 +165,24 @@ class CupyBackend(Backend):
         return self.xp.asnumpy(x)
 
     def cholesky_factor(self, A):
-        cp = self.xp
         # By default cuSOLVER reports a failed factorisation only through a
         # status word CuPy ignores, leaving a partly written factor that can
         # be finite garbage. linalg='raise' makes CuPy check it (one scalar to
-        # the host); the diagonal test is a second guard, as cheap.
+        # the host, the one sync of the factorisation); a factor of NaNs that
+        # slipped through would give a non-finite solution, which
+        # cholesky_factor_solve rejects.
         try:
             with self._errstate(linalg="raise"):
-                L = cp.linalg.cholesky(A)
+                return self.xp.linalg.cholesky(A)  # C-ordered lower factor L
         except np.linalg.LinAlgError:
             return None
-        d = cp.diagonal(L)
-        if not bool(cp.all(cp.isfinite(d) & (d > 0))):
-            return None
-        return L
 
     def cholesky_factor_solve(self, factor, b):
-        y = self._solve_triangular(factor, b, lower=True)
-        x = self._solve_triangular(factor.T, y, lower=False)
+        # Both solves on U = L.T, which is F-ordered as cuSOLVER wants it, so
+        # no n x n copy is made: L y = b is U^T y = b.
+        U = factor.T
+        y = self._solve_triangular(U, b, trans="T", lower=False)
+        x = self._solve_triangular(U, y, lower=False)
         if not bool(self.xp.isfinite(x).all()):
             return None
         return x
@@ -211,11 +208,25 @@ class CupyBackend(Backend):
         return out
 
 
-def cupy_available():
-    """Whether CuPy imports and sees at least one CUDA device."""
-    try:
-        import cupy  # noqa: PLC0415
+def _import_cupy():
+    """``(cupy, cupyx)`` with every submodule the backend uses loaded.
 
+    ``cupy.cublas`` and ``cupyx.scipy.linalg`` are not loaded by ``import
+    cupy``; importing them here also loads cuBLAS and cuSOLVER, so a CuPy
+    installed without those CUDA libraries fails here, not mid-fit.
+    """
+    import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+    import cupy.cublas  # noqa: PLC0415
+    import cupyx  # noqa: PLC0415
+    import cupyx.scipy.linalg  # noqa: PLC0415
+
+    return cupy, cupyx
+
+
+def cupy_available():
+    """Whether CuPy and its CUDA libraries import, and see a CUDA device."""
+    try:
+        cupy, _ = _import_cupy()
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # ImportError, or CUDA driver/runtime errors
         return False
@@ -257,12 +268,17 @@ def chunk_rows(backend, row_bytes, n_rows):
     """Rows per chunk so a chunk's Jacobian takes a sensible share of memory.
 
     On the CPU, scikit-learn's ``working_memory`` setting (default 1 GiB); on
-    a GPU, a quarter of the device's free memory (the rest is for the forward
-    pass, ``J^T J`` and CuPy's memory pool).
+    a GPU, an eighth of the memory free to it (the device's free memory plus
+    what CuPy's pool holds unused, as after an earlier fit). An eighth,
+    because a fit's peak is about four chunks' worth: the Jacobian chunk,
+    up to three cached forward passes that may each reach its size
+    (``MLPProblem``), plus temporaries and ``J^T J``.
     """
     if backend.name == "cupy":
-        free, _total = backend.xp.cuda.Device().mem_info
-        return int(max(1, min(n_rows, (free // 4) // max(1, row_bytes))))
+        xp = backend.xp
+        free, _total = xp.cuda.Device().mem_info
+        free += xp.get_default_memory_pool().free_bytes()
+        return int(max(1, min(n_rows, (free // 8) // max(1, row_bytes))))
     from ._sklearn_compat import get_chunk_n_rows  # noqa: PLC0415
 
     return get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_rows)

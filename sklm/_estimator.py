@@ -153,7 +153,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Samples per chunk when forming ``J^T J``: memory is
         ``O(chunk_size * n_outputs * n_params + n_params^2)``. None takes as
         many rows as fit in scikit-learn's ``working_memory`` setting on the
-        CPU, and in a quarter of the free device memory on a GPU.
+        CPU, and in an eighth of the free device memory on a GPU.
     backend : {'auto', 'numpy', 'cupy'}, default='auto'
         Where to compute: 'auto' uses CuPy when it imports and sees a GPU.
     dtype : {'float64', 'float32'}, default='float64'
@@ -695,6 +695,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             )
         if X.dtype.kind not in "biuf":
             raise ValueError(f"X must be a real numeric array; got dtype {X.dtype}.")
+        if X.shape[0] < 1:
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                             "minimum of 1 is required.")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
@@ -704,6 +707,15 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if not bool(xp.isfinite(X).all()):
             raise ValueError("Input X contains NaN or infinity.")
         return X
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the predictions for ``X`` against ``y`` (scikit-learn's ``r2_score``).
+
+        CuPy arrays are copied to the host first: scikit-learn's metrics
+        compute with NumPy.
+        """
+        X, y, sample_weight = (to_host(v) for v in (X, y, sample_weight))
+        return super().score(X, y, sample_weight=sample_weight)
 
     # ------------------------------------------------------------ protocol
     def __sklearn_is_fitted__(self):
