@@ -33,7 +33,6 @@ import time
 
 import numpy as np
 
-from sklm import LMRegressor
 from sklm._backend import chunk_rows, get_backend
 from sklm._mlp import MLP
 from sklm._problem import MLPProblem
@@ -124,9 +123,9 @@ def lm_seconds_per_iteration(backend, X, y, hidden, iterations=6):
     chunk = chunk_rows(backend, 8 * mlp.n_params, X.shape[0])
     problem = MLPProblem(mlp, X, y[:, None], np.ones(len(y)), 0.0, backend, chunk)
     x0 = backend.asarray(mlp.init_params(np.random.RandomState(0)))
-    defaults = LMRegressor().get_params()
+    # LMRegressor's defaults (mu_init='auto' is the relative start)
     solver = LevenbergMarquardt(max_iter=iterations, tol=0.0, min_grad=0.0,
-                                **{k: defaults[k] for k in LevenbergMarquardt.options})
+                                mu_update="nielsen", geodesic=True, mu_init_relative=True)
     result = solver.run(problem, x0)
     sync(backend)
     if len(result.time_curve) < 2:

@@ -32,11 +32,13 @@ def smooth_data(seed=0, n=300, n_outputs=1):
     return X, Y[:, 0] if n_outputs == 1 else Y
 
 
-@pytest.mark.parametrize("rule", [
-    {},  # the defaults: Nielsen's rule with geodesic acceleration
-    {"mu_update": "trainlm", "geodesic": False},  # MATLAB trainlm's rule
+@pytest.mark.parametrize("rule, median_mse", [
+    # the defaults (Nielsen + geodesic, relative mu start, normalised
+    # targets): 3.4e-6 measured (benchmarks/defaults.py figure2)
+    ({}, 1e-4),
+    ({"mu_update": "trainlm", "geodesic": False}, 0.0186),  # MATLAB trainlm's rule
 ])
-def test_tutorial_mlp_figure(rule):
+def test_tutorial_mlp_figure(rule, median_mse):
     """seed-summary.md figure 2: LM, 2-10-1 tanh, 100 iterations, validation
     MSE <= 0.0186 in raw units (median over 5 seeds of data and weights)."""
     mses = []
@@ -49,7 +51,7 @@ def test_tutorial_mlp_figure(rule):
         assert model.n_iter_ == 100
         assert sum(W.size + b.size for W, b in zip(model.coefs_, model.intercepts_)) == 41
         mses.append(np.mean((model.predict(X_val) - y_val) ** 2))
-    assert np.median(mses) <= 0.0186
+    assert np.median(mses) <= median_mse
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
