@@ -31,7 +31,8 @@ __all__ = ["LMRegressor"]
 _PREDICT_CHUNK = 65536
 
 # Bumped whenever the pickled state changes shape; see __setstate__.
-_PICKLE_FORMAT = 1
+# 2: the normalize_y parameter (format 1 models were trained without it).
+_PICKLE_FORMAT = 2
 
 
 class LMRegressor(RegressorMixin, BaseEstimator):
@@ -760,6 +761,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 f"newer than this sklm ({_version}) reads (format {_PICKLE_FORMAT}). "
                 "Upgrade sklm to load it."
             )
+        if fmt is None or fmt < 2:
+            # trained on raw targets: a refit (warm start included) stays so
+            state.setdefault("normalize_y", False)
         super().__setstate__(state)
 
 
