@@ -21,10 +21,10 @@ with the same network, initial weights from the same distribution (Glorot
 uniform, same seed, though the two libraries draw the layers in a different
 order) and, for Adam, the same settings. Our data and initial weights are not
 the tutorial's, so the numbers differ; the gap between the methods is the point.
-The tutorial's rows train on the raw targets, as it did (``normalize_y=False``);
-the "sklm defaults" rows let sklm centre and scale the targets for the
-optimiser (``normalize_y=True``, as MATLAB's ``fitnet`` does), which changes
-the path but not the loss, still reported in raw units.
+The tutorial's rows train on the raw data, as it did (``normalize_X=False,
+normalize_y=False``); the "sklm defaults" rows let sklm centre and scale the
+inputs and targets for the optimiser (as MATLAB's ``fitnet`` does), which
+changes the path but not the loss, still reported in raw units.
 
 Set ``SKLM_EXAMPLES_QUICK=1`` (or pass ``--quick``) for a run of a few seconds
 with small iteration budgets.
@@ -64,7 +64,7 @@ X_val = rng.uniform(-2, 2, size=(500, 2))
 y_train, y_val = rosenbrock(X_train), rosenbrock(X_val)
 
 common = dict(hidden_layer_sizes=(10,), activation="tanh", random_state=0)
-raw = dict(common, normalize_y=False)  # the tutorial's raw targets
+raw = dict(common, normalize_X=False, normalize_y=False)  # the tutorial's raw data
 models = {
     f"LM, mu0 = 3, {LM_ITER} it.": LMRegressor(  # the tutorial's (trainlm's) rule
         solver="lm", mu_init=3.0, mu_update="trainlm", geodesic=False, max_iter=LM_ITER,
@@ -120,7 +120,7 @@ for name, model in models.items():
 # iterations) every start ends far below Adam.
 seeds = range(2 if QUICK else 5)
 tutorial = dict(mu_init=3.0, mu_update="trainlm", geodesic=False, max_iter=LM_ITER, tol=0.0,
-                normalize_y=False)
+                normalize_X=False, normalize_y=False)
 for label, params in [(f"mu0 = 3, {LM_ITER} it.", tutorial),
                       (f"defaults, <= {LONG_LM_ITER} it.", dict(max_iter=LONG_LM_ITER))]:
     vals = []

@@ -21,6 +21,7 @@ from . import __version__ as _version
 from ._backend import chunk_rows, get_backend, is_cupy_array, to_host
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
+from ._normalisation import Normalisation
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .solvers import SOLVERS, Status
@@ -31,7 +32,8 @@ __all__ = ["LMRegressor"]
 _PREDICT_CHUNK = 65536
 
 # Bumped whenever the pickled state changes shape; see __setstate__.
-# 2: the normalize_y parameter (format 1 models were trained without it).
+# 2: the normalize_X and normalize_y parameters (format 1 models were
+#    trained without them).
 _PICKLE_FORMAT = 2
 
 
@@ -102,9 +104,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Nielsen + geodesic: Jacobians to validation relative MSE 1e-4 on the
         6-D Rosenbrock benchmark 302 against 332 over 5 seeds (median 57
         against 67); on the tutorial's figure-2 data, iterations to a
-        training relative MSE of 1e-6 at most 82 against up to 446 over 10
-        seeds (median 57 against 66); on small standardised 2-D fits, no
-        difference (median 61.5 against 62 over 20 seeds).
+        training relative MSE of 1e-6, median 58 against 66.5 over 10 seeds
+        (fewer for 6); on small standardised 2-D fits, no difference (median
+        61.5 against 62 over 20 seeds, fewer for 9).
     mu_increase : float, default=10.0
         Factor applied to ``mu`` after a rejected trial step (trainlm
         ``mu_inc``), by the 'trainlm' rule and by Newton. Nielsen's rule
@@ -135,6 +137,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
         Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
+    normalize_X : bool, default=True
+        Train on standardised inputs ``(x - mu) / sigma`` (each feature's
+        weighted mean and standard deviation; constant features only
+        centred), as MATLAB's ``fitnet`` maps its inputs (``mapminmax``). The
+        first layer absorbs the change, so the fitted ``coefs_`` and
+        ``intercepts_`` take raw inputs and the objective is unchanged (the
+        solver gives first-layer weights ``alpha / sigma_j^2``): only the
+        optimiser's path changes. Why it is the default: the initial weights
+        assume inputs of order 1. Without it, 2-10-1 fits of the 2-D
+        Rosenbrock function on inputs in [-2, 2] (300 iterations, 3 seeds,
+        ``python -m benchmarks.defaults inputs``) ended with ``1 - R^2`` of
+        2e-11; on those inputs times 100, 6e-3; times 1e-4, 0.71; plus 10,
+        0.024; plus 100, 1 (saturated units). With it, 3e-10 to 5e-10 in
+        every case. A ``StandardScaler`` in a ``Pipeline`` does the same job;
+        with one, this is all but the identity.
     normalize_y : bool, default=True
         Train on centred, scaled targets ``(y - c) / s``, as MATLAB's
         ``fitnet`` does by default (``mapminmax``): ``c`` is each output's
@@ -150,9 +167,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         initial weights and ``mu_init`` are made for targets of order 1.
         Without it, 2-10-1 fits of the 2-D Rosenbrock function (300
         iterations, 3 seeds, ``python -m benchmarks.defaults scale``) reached
-        a median relative validation MSE of 2e-11 on standardised targets,
-        2.5e-3 on targets 100 times larger, 0.62 at 1,000 times, 0.37 on
-        standardised targets shifted by 10,000; with it, 1e-11 to 3e-11 at
+        a median relative validation MSE of 2.4e-10 on standardised targets,
+        0.026 on targets 100 times larger, 0.57 at 1,000 times, 0.37 on
+        standardised targets shifted by 10,000; with it, 4e-10 to 6e-10 at
         every scale and shift. False trains on ``y`` as given
         (scikit-learn's MLPRegressor; the tutorial's raw-unit runs).
     early_stopping : bool, default=False
@@ -253,8 +270,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     sample weights raise ``ValueError``; sparse ``X`` raises ``TypeError``
     (densify it with ``X.toarray()``). Data so large that the initial loss
     overflows float64 raise ``ValueError`` naming the remedy: scale them.
-    Unscaled data of very large or very small magnitude train without error
-    but poorly (saturated units); put a ``StandardScaler`` in a ``Pipeline``.
+    Unscaled inputs and targets are normalised for the optimiser
+    (``normalize_X``, ``normalize_y``); with those set to False, data of very
+    large or very small magnitude train without error but poorly (saturated
+    units).
     One sample, more outputs than samples and more parameters than samples
     are all valid: the normal matrix ``J^T J`` is then singular and the
     damping keeps each step defined (Gauss-Newton falls back to the
@@ -306,6 +325,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "mu_update": [StrOptions({"trainlm", "nielsen"})],
         "geodesic": ["boolean"],
         "init": [StrOptions({"glorot", "nguyen-widrow"})],
+        "normalize_X": ["boolean"],
         "normalize_y": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -346,6 +366,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         mu_update="nielsen",
         geodesic=True,
         init="glorot",
+        normalize_X=True,
         normalize_y=True,
         early_stopping=False,
         validation_fraction=0.1,
@@ -382,6 +403,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.mu_update = mu_update
         self.geodesic = geodesic
         self.init = init
+        self.normalize_X = normalize_X
         self.normalize_y = normalize_y
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -470,40 +492,30 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if self.early_stopping:
             X, X_val, Y, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight, rng)
 
-        # The solver works on targets (Y - shift) / scale, from initial weights
-        # drawn for them; a warm start's fitted weights and the result are
-        # converted at the boundary (the output layer is linear).
-        shift, scale = (_target_normalisation(Y, sample_weight) if self.normalize_y
-                        else (np.zeros(Y.shape[1]), 1.0))
-        Y = (Y - shift) / scale
-        if Y_val is not None:
-            Y_val = (Y_val - shift) / scale
-        theta0 = (mlp.affine_output(theta0, 1.0 / scale, -shift / scale) if continuing
-                  else theta_init)
-        loss_unit = scale * scale
-        if not 0.0 < loss_unit < math.inf:
-            raise ValueError(
-                f"The targets' scale ({scale:.3g}) squared is not representable in "
-                "float64, so their mean squared error cannot be reported. Scale them, "
-                "e.g. with TransformedTargetRegressor(transformer=StandardScaler())."
-            )
-        # s^2 times the normalised loss is the loss in y's units exactly when
-        # the weights of all but the output layer carry alpha / s^2.
-        alpha = np.where(mlp.output_weight_mask()[mlp.weight_mask()],
-                         self.alpha, self.alpha / loss_unit)
+        # The solver works on normalised inputs and targets, from initial
+        # weights drawn for them; a warm start's fitted weights and the result
+        # are converted at the boundary (see _normalisation).
+        x_max, y_max = float(np.abs(X).max()), float(np.abs(Y).max())
+        norm = Normalisation.fit(X, Y, sample_weight, inputs=self.normalize_X,
+                                 targets=self.normalize_y)
+        X, Y = norm.transform(X, Y)
+        if X_val is not None:
+            X_val, Y_val = norm.transform(X_val, Y_val)
+        theta0 = norm.to_solver(mlp, theta0) if continuing else theta_init
+        loss_unit = norm.loss_unit
 
         backend = get_backend(self.backend)
         if self.verbose:
             print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
                   f"{X.shape[0]} training samples")
             if self.normalize_y:
-                print(f"Targets normalised: centred, divided by {scale:.6g}; the losses "
-                      f"below are on that scale (times {loss_unit:.6g} in y's units).")
+                print(f"Targets normalised: centred, divided by {norm.y_scale:.6g}; the "
+                      f"losses below are on that scale (times {loss_unit:.6g} in y's units).")
         chunk = self.chunk_size or chunk_rows(
             backend, row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
-        problem = MLPProblem(mlp, X, Y, sample_weight, alpha, backend, chunk,
-                             dtype=self.dtype)
+        problem = MLPProblem(mlp, X, Y, sample_weight, norm.penalty(mlp, self.alpha),
+                             backend, chunk, dtype=self.dtype)
 
         monitor = None
         if self.early_stopping:
@@ -527,16 +539,16 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"The training loss at the initial parameters is not finite "
                 f"({result.initial_loss}): the inputs or targets are too large to "
-                f"square in float64 (max |X| = {np.abs(X).max():.3g}, max |y| = "
-                f"{np.abs(Y).max():.3g}). Scale them, e.g. StandardScaler on X in a "
-                "Pipeline and TransformedTargetRegressor for y."
+                f"square in float64 (max |X| = {x_max:.3g}, max |y| = {y_max:.3g}). "
+                "Scale them, e.g. StandardScaler on X in a Pipeline and "
+                "TransformedTargetRegressor for y."
             )
 
         x = result.x
         if monitor is not None and monitor.best_x is not None:
             x = monitor.best_x
         loss = problem.loss(x) if x is not result.x else result.loss
-        theta = mlp.affine_output(backend.to_numpy(x), scale, shift)
+        theta = norm.to_user(mlp, backend.to_numpy(x))
         self._set_fitted(mlp, backend, theta, result, monitor, loss, loss_unit, continuing)
         self._warn(result)
         return self
@@ -762,25 +774,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 "Upgrade sklm to load it."
             )
         if fmt is None or fmt < 2:
-            # trained on raw targets: a refit (warm start included) stays so
+            # trained on raw data: a refit (warm start included) stays so
+            state.setdefault("normalize_X", False)
             state.setdefault("normalize_y", False)
         super().__setstate__(state)
-
-
-def _target_normalisation(Y, w):
-    """``(shift, scale)``: each output's weighted mean, one weighted RMS of ``Y - shift``.
-
-    Computed on ``Y / max|Y|`` so that targets near the float64 limits do not
-    overflow; a constant target gets ``scale = 1`` (it is only centred).
-    """
-    big = float(np.abs(Y).max())
-    if not big > 0:
-        return np.zeros(Y.shape[1]), 1.0
-    Z = Y / big
-    shift = np.average(Z, axis=0, weights=w)
-    rms = math.sqrt(np.average(np.mean((Z - shift) ** 2, axis=1), weights=w))
-    scale = rms * big
-    return shift * big, (scale if scale > 0 and math.isfinite(scale) else 1.0)
 
 
 def _weight_shapes(mlp):

@@ -69,6 +69,19 @@ class MLP:
         theta[w1:b1] = theta[w1:b1] * scale + shift
         return theta
 
+    def affine_input(self, theta, scale, shift):
+        """``theta`` of the network ``x -> f(scale * x + shift)`` (per feature).
+
+        The first layer is affine in the inputs, so this changes only its
+        weights and biases (NumPy, a new vector).
+        """
+        theta = np.array(theta, dtype=np.float64)
+        w0, w1, b1, fan_in, fan_out = self.layout[0]
+        W = theta[w0:w1].reshape(fan_in, fan_out)
+        theta[w1:b1] += np.asarray(shift, dtype=np.float64) @ W
+        W *= np.asarray(scale, dtype=np.float64)[:, None]  # a view into theta
+        return theta
+
     def output_weight_mask(self):
         """Boolean mask of the entries of ``theta`` that are output-layer weights."""
         mask = np.zeros(self.n_params, dtype=bool)

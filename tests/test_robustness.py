@@ -650,7 +650,7 @@ def test_estimator_mu_cap_warns_with_a_remedy(monkeypatch):
     # Every trial step's loss is inf: LM damps up to mu_max and stops there.
     X, y = smooth_data()
     monkeypatch.setattr(MLPProblem, "loss", lambda self, x: math.inf)
-    model = small(mu_max=1e4, normalize_y=False)  # the very initial weights are kept
+    model = small(mu_max=1e4, normalize_X=False, normalize_y=False)  # initial weights kept
     with pytest.warns(ConvergenceWarning, match="mu_max=10000.*StandardScaler"):
         model.fit(X, y)
     assert model._status == Status.MU_MAX and model.n_iter_ == 0
@@ -853,7 +853,7 @@ def test_pickle_from_an_older_or_unversioned_sklm_loads(stored_format):
     X, y = smooth_data()
     model = quiet_fit(small(max_iter=3), X, y)
     state = model.__getstate__()
-    del state["normalize_y"]  # a parameter since format 2
+    del state["normalize_X"], state["normalize_y"]  # parameters since format 2
     if stored_format is None:
         state.pop("_sklm_pickle_format")
         state.pop("_sklm_version")
@@ -864,7 +864,7 @@ def test_pickle_from_an_older_or_unversioned_sklm_loads(stored_format):
     np.testing.assert_array_equal(fresh.predict(X), model.predict(X))
     assert "_sklm_pickle_format" not in fresh.__dict__
     # older models trained on raw targets; their parameters are complete
-    assert fresh.get_params()["normalize_y"] is False
+    assert fresh.get_params()["normalize_X"] is fresh.get_params()["normalize_y"] is False
     quiet_fit(fresh, X, y)
 
 
