@@ -24,9 +24,12 @@ class ValidationMonitor:
     n_iter_no_change : int
         Patience; ``None`` never stops (only tracks the best).
     xp : array module
+    loss_unit : float, default=1.0
+        Factor applied to the validation MSE (the estimator's ``y`` units when
+        it trains on normalised targets); R^2 does not depend on it.
     """
 
-    def __init__(self, predict, Y_val, w_val, tol, n_iter_no_change, xp):
+    def __init__(self, predict, Y_val, w_val, tol, n_iter_no_change, xp, loss_unit=1.0):
         self.predict = predict
         self.Y_val = Y_val
         self.w_val = w_val[:, None]
@@ -38,6 +41,7 @@ class ValidationMonitor:
         # weighted total sum of squares per output, for R^2
         self._tss = (self.w_val * (Y_val - mean) ** 2).sum(axis=0)
         self._norm = sum_w * Y_val.shape[1]
+        self.loss_unit = loss_unit
         self.losses = []
         self.scores = []
         self.best_loss = math.inf
@@ -62,7 +66,7 @@ class ValidationMonitor:
         """``(validation MSE, R^2 averaged over outputs)`` at ``x``."""
         xp = self.xp
         sq = self.w_val * (self.Y_val - self.predict(x)) ** 2
-        mse = float(sq.sum()) / self._norm
+        mse = float(sq.sum()) / self._norm * self.loss_unit
         rss = sq.sum(axis=0)
         tss = self._tss
         # R^2 per output as scikit-learn's r2_score: 1 for a perfect fit of a

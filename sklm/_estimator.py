@@ -25,6 +25,7 @@ from ._normalisation import Normalisation
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .solvers import SOLVERS, Status
+from .solvers.lm import mu_init_options
 
 __all__ = ["LMRegressor"]
 
@@ -97,10 +98,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Initial damping. A number is on the scale of ``J^T J`` of the
         weighted sum of squared errors, as in trainlm and in the tutorial
         (which starts at 3), whatever the rule. 'auto' starts each rule as its
-        source does: with ``mu_update='nielsen'`` and Levenberg damping at
-        ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen & Tingleff's
-        ``tau = 1e-3``: on the scale of the data whatever the row count),
-        otherwise at trainlm's 1e-3. Measured against a fixed 1e-3 with
+        source does: ``solver='lm'`` with ``mu_update='nielsen'`` and
+        Levenberg damping at ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen &
+        Tingleff's ``tau = 1e-3``: on the scale of the data whatever the row
+        count), anything else ('trainlm', 'marquardt', 'newton') at
+        trainlm's 1e-3. Measured against a fixed 1e-3 with
         Nielsen + geodesic: Jacobians to validation relative MSE 1e-4 on the
         6-D Rosenbrock benchmark 302 against 332 over 5 seeds (median 57
         against 67); on the tutorial's figure-2 data, iterations to a
@@ -161,9 +163,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         output weights and ``alpha / s^2`` on the others. Only the path of the
         optimiser changes, not the problem: the fitted ``coefs_`` and
         ``intercepts_`` give predictions in ``y``'s units and every loss
-        attribute and ``goal`` is in those units. ``mu``, ``mu_curve_``,
-        ``min_grad`` and the losses printed by ``verbose`` refer to the
-        normalised problem, as trainlm's do. Why it is the default: the
+        attribute, ``goal`` and the losses printed by ``verbose`` are in
+        those units. ``mu``, ``mu_curve_``, ``min_grad`` and the learning
+        rates of 'sgd' and 'adam' refer to the normalised problem, as
+        trainlm's ``mu`` does (so a learning rate tuned for MLPRegressor on
+        targets far from order 1 does not carry over). Why it is the default: the
         initial weights and ``mu_init`` are made for targets of order 1.
         Without it, 2-10-1 fits of the 2-D Rosenbrock function (300
         iterations, 3 seeds, ``python -m benchmarks.defaults scale``) reached
@@ -508,9 +512,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if self.verbose:
             print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
                   f"{X.shape[0]} training samples")
-            if self.normalize_y:
-                print(f"Targets normalised: centred, divided by {norm.y_scale:.6g}; the "
-                      f"losses below are on that scale (times {loss_unit:.6g} in y's units).")
+            if self.normalize_X or self.normalize_y:
+                print("Training on normalised data (normalize_X, normalize_y); losses in "
+                      "y's units, mu and grad norm those of the normalised problem.")
         chunk = self.chunk_size or chunk_rows(
             backend, row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
@@ -526,7 +530,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
             monitor = ValidationMonitor(predict_val, backend.asarray(Y_val),
                                         backend.asarray(w_val), self.tol,
-                                        self.n_iter_no_change, backend.xp)
+                                        self.n_iter_no_change, backend.xp, loss_unit)
 
         x0 = backend.asarray(theta0)
         if monitor is not None:
@@ -587,7 +591,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     def _solver_options(self, monitor, rng, loss_unit):
         options = dict(
             max_iter=self.max_iter,
-            goal=self.goal / loss_unit,  # the solver's loss is in these units
+            goal=self.goal,
+            loss_unit=loss_unit,  # goal and verbose in y's units
             # With a validation set, tol/n_iter_no_change judge the validation
             # loss (the monitor), as in scikit-learn, not the training loss.
             tol=0.0 if monitor is not None else self.tol,
@@ -600,11 +605,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         # Each solver names the estimator parameters it uses.
         for name in SOLVERS[self.solver].options:
             options[name] = rng if name == "random_state" else getattr(self, name)
-        if options.get("mu_init") == "auto":
-            options["mu_init"] = 1e-3
-            if self.solver == "lm":
-                options["mu_init_relative"] = (self.mu_update == "nielsen"
-                                               and self.damping == "levenberg")
+        if "mu_init" in options:
+            options.update(mu_init_options(self.solver, self.mu_init, self.mu_update,
+                                           self.damping))
         return options
 
     def _set_fitted(self, mlp, backend, theta, result, monitor, loss, loss_unit, continuing):
@@ -642,8 +645,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             )
         self._status = result.status
         if monitor is not None:
-            self.validation_loss_curve_ = (list(self.validation_loss_curve_ or [])
-                                           + [v * loss_unit for v in monitor.losses])
+            # (the monitor reports in y's units already)
+            self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses
             self.validation_scores_ = list(self.validation_scores_ or []) + monitor.scores
             # the score of the parameters returned (the start when no
             # iteration beat it: see ValidationMonitor.start)

@@ -17,6 +17,8 @@ import numpy as np
 
 __all__ = ["Normalisation"]
 
+_TINY = float(np.finfo(np.float64).tiny)
+
 
 class Normalisation:
     """Shifts and scales of the inputs and targets, and the conversions they imply.
@@ -36,7 +38,7 @@ class Normalisation:
         self.y_shift = np.asarray(y_shift, dtype=np.float64)
         self.y_scale = float(y_scale)
         self.loss_unit = self.y_scale * self.y_scale
-        if not 0.0 < self.loss_unit < math.inf:
+        if not _TINY <= self.loss_unit < math.inf:  # a normal float, full precision
             raise ValueError(
                 f"The targets' scale ({self.y_scale:.3g}) squared is not representable "
                 "in float64, so their mean squared error cannot be reported. Scale "
@@ -84,25 +86,45 @@ class Normalisation:
         the first layer, ``alpha / s^2`` on the hidden layers and ``alpha`` on
         the output layer.
         """
+        if alpha == 0:  # (and no 0 * inf where a scale's square underflows)
+            return np.zeros(int(mlp.weight_mask().sum()))
         factor = np.ones(mlp.n_params)
         w0, w1, _, _, fan_out = mlp.layout[0]
-        factor[w0:w1] /= np.repeat(self.x_scale**2, fan_out)  # rows of W_1 are inputs
-        factor[~mlp.output_weight_mask()] /= self.loss_unit
-        return alpha * factor[mlp.weight_mask()]
+        with np.errstate(over="ignore", under="ignore"):  # checked below
+            factor[w0:w1] /= np.repeat(self.x_scale**2, fan_out)  # rows of W_1: inputs
+            factor[~mlp.output_weight_mask()] /= self.loss_unit
+            penalty = alpha * factor[mlp.weight_mask()]
+        if not np.all(np.isfinite(penalty)):
+            raise ValueError(
+                f"alpha={alpha:g} on the normalised problem overflows float64: the "
+                f"targets' scale ({self.y_scale:.3g}) or an input's "
+                f"({self.x_scale.min():.3g}) is too small for it. Scale the data, or "
+                "lower alpha."
+            )
+        return penalty
 
 
 def _mean_and_rms(A, w, per_column):
     """Weighted mean per column and root mean square of ``A - mean``.
 
-    Per column, or one over all columns. Computed on ``A / max|A|`` so that
-    values near the float64 limits do not overflow; a zero RMS becomes 1.
+    Per column, or one over all columns; rows of zero weight take no part
+    (a huge value there must not swamp the others). Each step divides by the
+    largest magnitude first, so values near the float64 limits neither
+    overflow nor, beside them, underflow; a zero RMS becomes 1.
     """
-    big = np.abs(A).max(axis=0) if per_column else np.array(np.abs(A).max())
-    big = np.where(big > 0, big, 1.0)
-    Z = A / big
-    mean = np.average(Z, axis=0, weights=w)
-    sq = (Z - mean) ** 2
+    A, w = A[w > 0], w[w > 0]
+    axis = 0 if per_column else None
+
+    def largest(B):
+        m = np.abs(B).max(axis=axis)
+        return np.where(m > 0, m, 1.0)
+
+    big = largest(A)
+    mean = np.average(A / big, axis=0, weights=w) * big
+    D = A - mean
+    spread = largest(D)
+    sq = (D / spread) ** 2
     var = np.average(sq if per_column else sq.mean(axis=1), axis=0, weights=w)
-    rms = np.sqrt(var) * big
+    rms = np.sqrt(var) * spread
     rms = np.where((rms > 0) & np.isfinite(rms), rms, 1.0)
-    return mean * big, (rms if per_column else float(rms))
+    return mean, (rms if per_column else float(rms))

@@ -204,7 +204,7 @@ def test_verbose_prints_a_fixed_width_table(capsys):
                     random_state=0, backend="numpy").fit(X, y)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("LMRegressor: backend numpy")
-    assert out.pop(1).startswith("Targets normalised: centred, divided by")
+    assert out.pop(1).startswith("Training on normalised data")
     header = out[1].split()
     assert header[:4] == ["Iteration", "Loss", "Val", "Loss"]
     assert header[-4:] == ["Mu", "Grad", "norm", "Time"] or "Mu" in header
@@ -212,6 +212,29 @@ def test_verbose_prints_a_fixed_width_table(capsys):
     assert [int(r.split()[0]) for r in rows] == [1, 2, 3, 4]
     assert len({len(r) for r in rows}) == 1
     assert "max_iter=4" in out[6]
+
+
+def test_verbose_and_goal_are_in_y_units_when_training_on_normalised_data(capsys):
+    X, y = smooth_data()
+    y = 300.0 * y - 20.0
+    kw = dict(max_iter=12, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = LMRegressor(verbose=True, early_stopping=True, **kw).fit(X, y)
+    rows = capsys.readouterr().out.splitlines()[3:15]
+    np.testing.assert_allclose([float(r.split()[1]) for r in rows], ref.loss_curve_,
+                               rtol=1e-6)
+    np.testing.assert_allclose([float(r.split()[2]) for r in rows],
+                               ref.validation_loss_curve_, rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = LMRegressor(**kw).fit(X, y)
+    for k in (0, 4, 9):
+        # a goal equal to a recorded loss stops exactly there, and says so
+        goal = ref.loss_curve_[k]
+        model = LMRegressor(goal=goal, **kw).fit(X, y)
+        assert model.n_iter_ == k + 1 and model.loss_ <= goal
+        assert model.stop_reason_ == f"The loss reached the goal (goal={goal:g})."
 
 
 def test_grid_search_over_solvers_in_a_pipeline():

@@ -142,7 +142,8 @@ def test_data_too_large_to_square_is_a_clear_error(normalize_y, message):
         model.predict(X)
 
 
-@pytest.mark.parametrize("y_scale, y_shift", [(1e100, 0.0), (1e-100, 0.0), (1.0, 1e8)])
+@pytest.mark.parametrize("y_scale, y_shift", [(1e100, 0.0), (1e-100, 0.0), (1e-150, 0.0),
+                                              (1.0, 1e8)])
 def test_normalised_targets_of_extreme_magnitude_fit_as_well_as_unit_ones(y_scale, y_shift):
     X, y = smooth_data()
     unit = quiet_fit(small(max_iter=60), X, y)
@@ -877,3 +878,24 @@ def test_pickle_from_a_newer_sklm_fails_with_a_clear_message():
     fresh = LMRegressor.__new__(LMRegressor)
     with pytest.raises(ValueError, match=r"saved by sklm 9.0 in pickle format 7.*Upgrade sklm"):
         fresh.__setstate__(state)
+
+
+def test_a_huge_target_on_a_zero_weight_row_does_not_disturb_the_normalisation():
+    # The row takes no part in the loss; it must take none in the statistics
+    # either (it used to swamp them: the others underflowed beside it).
+    X, y = smooth_data(60)
+    y = 1e-6 * y
+    w = np.ones(60)
+    X_extra, y_extra = np.vstack([X[:1], X]), np.concatenate([[1e300], y])
+    w_extra = np.concatenate([[0.0], w])
+    plain = quiet_fit(small(max_iter=40), X, y, sample_weight=w)
+    extra = quiet_fit(small(max_iter=40), X_extra, y_extra, sample_weight=w_extra)
+    assert plain.score(X, y) > 0.999
+    np.testing.assert_allclose(extra.predict(X), plain.predict(X), rtol=1e-6,
+                               atol=1e-6 * np.abs(y).max())
+
+
+def test_alpha_that_overflows_on_the_normalised_problem_is_a_clear_error():
+    X, y = smooth_data(30)
+    with pytest.raises(ValueError, match=r"alpha=1e\+10 on the normalised problem overflows"):
+        small(alpha=1e10).fit(X, 1e-150 * y)

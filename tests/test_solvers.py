@@ -273,3 +273,16 @@ def test_least_squares_with_geodesic_acceleration():
                         mu_update="nielsen", geodesic=True)
     assert res.status == Status.GOAL and res.n_iter <= 10
     np.testing.assert_allclose(res.x, [2.5, 2.5], rtol=1e-5)
+
+
+@pytest.mark.parametrize("mu_update", ["trainlm", "nielsen"])
+def test_least_squares_takes_mu_init_auto_as_the_estimator_does(mu_update):
+    auto = least_squares(rosen_residuals, [5.0, 5.0], rosen_jac, goal=1e-10, max_iter=200,
+                         mu_update=mu_update, mu_init="auto")
+    # 'auto' is trainlm's 1e-3 under its rule, 1e-3 * max diag(J^T J) under Nielsen's
+    J = rosen_jac(np.array([5.0, 5.0]))
+    mu0 = 1e-3 if mu_update == "trainlm" else 1e-3 * np.max(np.diag(J.T @ J))
+    explicit = least_squares(rosen_residuals, [5.0, 5.0], rosen_jac, goal=1e-10, max_iter=200,
+                             mu_update=mu_update, mu_init=mu0)
+    assert auto.status == Status.GOAL
+    assert auto.loss_curve == explicit.loss_curve

@@ -136,8 +136,9 @@ class SolverResult:
 class _Table:
     """The fixed-width ``verbose`` table: a header once, then one row per iteration."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, loss_unit):
         self.stream = stream
+        self.loss_unit = loss_unit
         self.extra_keys = None
 
     def row(self, info):
@@ -146,7 +147,8 @@ class _Table:
             cols = ["Iteration", "Loss"] + [k.replace("_", " ").title() for k in self.extra_keys]
             cols += ["Mu", "Grad norm", "Time (s)"]
             print(f"{cols[0]:>9}" + "".join(f"{c:>14}" for c in cols[1:]), file=self.stream)
-        vals = [info.loss] + [info.extras.get(k, math.nan) for k in self.extra_keys]
+        vals = [info.loss * self.loss_unit]
+        vals += [info.extras.get(k, math.nan) for k in self.extra_keys]
         vals += [info.mu, info.grad_norm]
         print(
             f"{info.iteration:>9d}" + "".join(f"{v:>14.6e}" for v in vals)
@@ -175,6 +177,11 @@ class Solver(abc.ABC):
         ``callback(info: IterationInfo) -> bool``; returning True stops the run.
     verbose : bool or int
     stream : file, default sys.stdout
+    loss_unit : float, default=1.0
+        The caller's unit of loss in the problem's: ``goal`` is compared with,
+        and ``verbose`` prints, ``loss * loss_unit`` (the estimator's losses in
+        ``y``'s units when it trains on normalised targets). Everything else,
+        the result's curves included, is the problem's own loss.
 
     Notes
     -----
@@ -192,8 +199,10 @@ class Solver(abc.ABC):
     options = ()
 
     def __init__(self, *, max_iter=1000, goal=0.0, tol=0.0, n_iter_no_change=10,
-                 min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None):
+                 min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None,
+                 loss_unit=1.0):
         self.max_iter = max_iter
+        self.loss_unit = loss_unit
         self.goal = goal
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -219,10 +228,18 @@ class Solver(abc.ABC):
             ("max_iter", "goal", "tol", "n_iter_no_change", "min_grad", "max_time", "mu_max")
         })
 
+    def _reached_goal(self, loss):
+        # In the caller's units, the product being what it reports. At or
+        # below zero units do not matter, and an underflowing product must
+        # not fake the exact zero that goal=0 asks for.
+        if self.goal <= 0:
+            return loss <= self.goal
+        return loss * self.loss_unit <= self.goal
+
     def run(self, problem, x0):
         """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`."""
         start = time.perf_counter()
-        table = _Table(self.stream or sys.stdout) if self.verbose else None
+        table = _Table(self.stream or sys.stdout, self.loss_unit) if self.verbose else None
         history = {"loss": [], "mu": [], "grad": [], "time": []}
         state = self.init(problem, x0)
         initial_loss = state.loss
@@ -235,7 +252,7 @@ class Solver(abc.ABC):
         status = None
         if not math.isfinite(state.loss):
             status = Status.NON_FINITE
-        elif state.loss <= self.goal:
+        elif self._reached_goal(state.loss):
             status = Status.GOAL
         while status is None and iteration < self.max_iter:
             try:
@@ -266,7 +283,7 @@ class Solver(abc.ABC):
                 status = info.status
             elif not math.isfinite(info.loss):
                 status = Status.NON_FINITE
-            elif info.loss <= self.goal:
+            elif self._reached_goal(info.loss):
                 status = Status.GOAL
             elif info.grad_norm < self.min_grad:
                 status = Status.MIN_GRAD

@@ -243,3 +243,20 @@ class LevenbergMarquardt(Solver):
         if not ratio <= self.geodesic_alpha:
             return None
         return a
+
+
+def mu_init_options(solver, mu_init, mu_update="trainlm", damping="levenberg"):
+    """Solver options for a ``mu_init`` that may be 'auto' (LMRegressor's meaning).
+
+    A number is the absolute initial damping for every solver and rule.
+    'auto' starts each as its source does: LM with Nielsen's rule and
+    Levenberg damping at ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen &
+    Tingleff's tau), everything else (trainlm's rule, Marquardt damping,
+    Newton) at trainlm's 1e-3.
+    """
+    if not (isinstance(mu_init, str) and mu_init == "auto"):
+        return {"mu_init": mu_init}
+    options = {"mu_init": 1e-3}
+    if solver == "lm":
+        options["mu_init_relative"] = mu_update == "nielsen" and damping == "levenberg"
+    return options
