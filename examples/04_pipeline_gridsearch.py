@@ -5,7 +5,10 @@ Scaling, pipelines and a grid search over solvers and network sizes
 :class:`sklm.LMRegressor` is a scikit-learn estimator, so the usual tools
 apply. Scaling matters for every neural network and for Levenberg-Marquardt
 in particular: the damping ``mu`` is added to ``J^T J`` on one scale for all
-parameters, and tanh units saturate on large inputs. Here:
+parameters, and tanh units saturate on large inputs. LMRegressor already
+standardises inputs and targets for its optimiser (``normalize_X``,
+``normalize_y``); this example shows the scikit-learn way, which works for any
+estimator and also puts the training record in standardised units:
 
 * :class:`~sklearn.preprocessing.StandardScaler` scales the inputs inside a
   :class:`~sklearn.pipeline.Pipeline`, so each cross-validation fold is scaled

@@ -8,8 +8,8 @@ Training on a GPU with CuPy
 float64. ``backend='auto'`` (the default) picks the GPU when CuPy imports and
 sees a device. Install the extra with ``pip install sklm[gpu]``.
 
-Three properties hold whatever trained the model, and this example checks
-them:
+Three properties hold whatever trained the model; this example shows the
+last two and, with a GPU, how far the CPU and GPU fits end apart:
 
 * the initial weights are drawn on the CPU from ``random_state``, so CPU and
   GPU runs start from the same point;

@@ -42,7 +42,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     """Multi-layer perceptron regressor trained by Levenberg-Marquardt.
 
     A drop-in for scikit-learn's :class:`~sklearn.neural_network.MLPRegressor`
-    (parameters of the same name mean the same thing) with the second-order
+    (parameters of the same name mean the same thing, with learning rates
+    acting on normalised data unless ``normalize_X`` and ``normalize_y`` are
+    False) with the second-order
     training of MATLAB's ``trainlm``: it fits smooth surrogate models to
     precisions first-order optimisers do not reach.
 
@@ -89,14 +91,18 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     goal : float, default=0.0
         Stop when the training loss is at or below ``goal`` (trainlm's ``goal``).
     min_grad : float, default=1e-10
-        Stop when the norm of the gradient of the loss falls below this.
-        Smaller than trainlm's 1e-7 because sklm's loss is a mean, not a sum.
+        Stop when the norm of the gradient of the loss falls below this (of
+        the normalised problem, with the default ``normalize_X`` and
+        ``normalize_y``). Smaller than trainlm's 1e-7 because sklm's loss is
+        a mean, not a sum.
     max_time : float or None, default=None
         Wall-clock budget in seconds (trainlm's ``time``); None for no limit.
         Reaching it is not a warning: the budget was asked for.
     mu_init : float or 'auto', default='auto'
         Initial damping. A number is on the scale of ``J^T J`` of the
-        weighted sum of squared errors, as in trainlm and in the tutorial
+        weighted sum of squared errors (of the normalised problem, with the
+        default ``normalize_X`` and ``normalize_y``), as in trainlm and in
+        the tutorial
         (which starts at 3), whatever the rule. 'auto' starts each rule as its
         source does: ``solver='lm'`` with ``mu_update='nielsen'`` and
         Levenberg damping at ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen &
@@ -107,7 +113,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         6-D Rosenbrock benchmark 302 against 332 over 5 seeds (median 57
         against 67); on the tutorial's figure-2 data, iterations to a
         training relative MSE of 1e-6, median 58 against 66.5 over 10 seeds
-        (fewer for 6); on small standardised 2-D fits, no difference (median
+        (fewer for 7); on small standardised 2-D fits, no difference (median
         61.5 against 62 over 20 seeds, fewer for 9).
     mu_increase : float, default=10.0
         Factor applied to ``mu`` after a rejected trial step (trainlm
@@ -128,8 +134,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         ``geodesic=False``, to reproduce trainlm). The default was chosen by
         measurement: on the 6-D Rosenbrock benchmark (10,000 samples, 311
         parameters, 3 starts) Nielsen with geodesic acceleration reached a
-        validation relative MSE of 1e-4 in 65-68 Jacobians, trainlm's rule in
-        286 and 545 (and not within 600 from the third start).
+        validation relative MSE of 1e-4 in 65-68 Jacobians from
+        ``mu_init=1e-3`` (46-57 from 'auto'), trainlm's rule in 286 and 545
+        (and not within 600 from the third start).
     geodesic : bool, default=True
         Add geodesic acceleration (Transtrum & Sethna, 2012) to every LM
         trial step: a second-order correction along the curvature of the
@@ -150,8 +157,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         assume inputs of order 1. Without it, 2-10-1 fits of the 2-D
         Rosenbrock function on inputs in [-2, 2] (300 iterations, 3 seeds,
         ``python -m benchmarks.defaults inputs``) ended with ``1 - R^2`` of
-        2e-11; on those inputs times 100, 6e-3; times 1e-4, 0.71; plus 10,
-        0.024; plus 100, 1 (saturated units). With it, 3e-10 to 5e-10 in
+        1.5e-11; on those inputs times 100, 0.055; times 1e-4, 0.71; plus 10,
+        0.024; plus 100, 1 (saturated units). With it, 4e-10 to 5e-10 in
         every case. A ``StandardScaler`` in a ``Pipeline`` does the same job;
         with one, this is all but the identity.
     normalize_y : bool, default=True
@@ -191,11 +198,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Where to compute: 'auto' uses CuPy when it imports and sees a GPU.
     dtype : {'float64', 'float32'}, default='float64'
         Precision of the forward passes and Jacobians. 'float32' halves
-        memory and, on GPUs with weak float64 (most consumer cards), is many
-        times faster. The parameters, the loss and the damped solve stay
-        float64; each chunk's ``J^T J`` is a float32 product, summed over
-        chunks in float64. Its limit: residuals and
-        Jacobian entries carry ~1e-7 relative rounding, so fits stop improving
+        memory and, on GPUs with weak float64 (most consumer cards), is
+        expected to be many times faster (not yet measured). The parameters,
+        the loss and the damped solve stay float64; each chunk's ``J^T J`` is
+        a float32 product, summed over chunks in float64. Its limit:
+        residuals and Jacobian entries carry ~1e-7 relative rounding, so fits stop improving
         near a relative MSE of about 1e-7 to 1e-6 and the LM steps get noisy
         before that; use float64 for the last digits.
     random_state : int, RandomState instance or None, default=None
@@ -207,7 +214,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Start from the fitted weights of the previous call to ``fit``; the
         curves and ``n_iter_`` continue.
     learning_rate_init : float, default=1e-3
-        Step size of 'sgd' and 'adam', for the gradient of the mean loss.
+        Step size of 'sgd' and 'adam', for the gradient of the mean loss (of
+        the normalised problem, with the default ``normalize_X`` and
+        ``normalize_y``).
     batch_size : int or None, default=None
         Minibatch size of 'sgd' and 'adam'. None is the full batch (one step
         per epoch, deterministic), unlike MLPRegressor's ``'auto'`` (200).
@@ -241,7 +250,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         best iteration's, or the starting point's when no iteration beat it
         (a ``warm_start`` fit that only overfits keeps its start).
     mu_curve_ : list of float
-        Damping after each iteration (NaN for solvers without damping).
+        Damping after each iteration (NaN for solvers without damping), on
+        the normalised problem's scale with the default ``normalize_X`` and
+        ``normalize_y``.
     time_curve_ : list of float
         Seconds since the start of training after each iteration (continued
         across ``warm_start`` fits).
@@ -272,8 +283,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     passes and Jacobians in float32). NaN or infinite values, complex or non-numeric
     data, 3-D arrays, empty arrays, mismatched lengths, negative or all-zero
     sample weights raise ``ValueError``; sparse ``X`` raises ``TypeError``
-    (densify it with ``X.toarray()``). Data so large that the initial loss
-    overflows float64 raise ``ValueError`` naming the remedy: scale them.
+    (densify it with ``X.toarray()``). Targets whose scale squared is not a
+    normal float64 (beyond about 1e+-154) raise ``ValueError``, as, with
+    normalisation off, do data so large that the initial loss overflows.
     Unscaled inputs and targets are normalised for the optimiser
     (``normalize_X``, ``normalize_y``); with those set to False, data of very
     large or very small magnitude train without error but poorly (saturated
@@ -544,8 +556,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 f"The training loss at the initial parameters is not finite "
                 f"({result.initial_loss}): the inputs or targets are too large to "
                 f"square in float64 (max |X| = {x_max:.3g}, max |y| = {y_max:.3g}). "
-                "Scale them, e.g. StandardScaler on X in a Pipeline and "
-                "TransformedTargetRegressor for y."
+                "Scale them: normalize_X=True and normalize_y=True (the defaults), or "
+                "StandardScaler on X in a Pipeline and TransformedTargetRegressor for y."
             )
 
         x = result.x
@@ -661,6 +673,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     def _warn(self, result):
         status = result.status
         where = f"after {result.n_iter} iterations"
+        # Scaling advice only where the estimator did not scale the data itself.
+        unscaled = [name for name in ("normalize_X", "normalize_y") if not getattr(self, name)]
+        scale = (f"Scale the data ({' and '.join(f'{n}=True' for n in unscaled)}, or a "
+                 "StandardScaler). " if unscaled else "")
         if status == Status.MAX_ITER:
             advice = ("Increase max_iter, or set max_time to train for a time budget."
                       if not self.early_stopping else "Increase max_iter.")
@@ -668,15 +684,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         elif status == Status.MU_MAX:
             msg = (f"{result.message} ({where}). The loss cannot be lowered further "
                    "from here: the fit has converged to the precision the damping "
-                   "allows, or is stuck in a poor local minimum. Scale inputs and "
-                   "targets (StandardScaler), try another random_state, or a "
-                   "larger network.")
+                   f"allows, or is stuck in a poor local minimum. {scale}Try another "
+                   "random_state, or a larger network.")
         elif status == Status.NON_FINITE:
             advice = (" or lower learning_rate_init" if self.solver in ("sgd", "adam")
                       else "")
             msg = (f"{result.message} ({where}). The estimator holds the last finite "
-                   "parameters. Check the inputs and targets for huge values and "
-                   f"scale them (StandardScaler){advice}.")
+                   f"parameters. Check the inputs and targets for huge values. {scale}"
+                   f"Try another random_state{advice}.")
         elif status == Status.INTERRUPTED:
             best = ("with the best validation loss" if self.early_stopping
                     else "with the lowest training loss")

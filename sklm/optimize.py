@@ -40,9 +40,10 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         gradient ``2 J^T r / m`` (``2 n`` Jacobian evaluations per iteration).
     solver : {'lm', 'gauss-newton', 'newton', 'sgd', 'adam'}, default='lm'
         'lm' here defaults to MATLAB trainlm's damping rule
-        (``mu_update='trainlm'``) without geodesic acceleration, so that the
-        tutorial's figures reproduce; ``mu_update='nielsen', geodesic=True``
-        is LMRegressor's default (the products ``J v`` and ``J^T u`` it needs
+        (``mu_update='trainlm'``, an absolute ``mu_init=1e-3``) without
+        geodesic acceleration, so that the tutorial's figures reproduce;
+        ``mu_update='nielsen', geodesic=True, mu_init='auto'`` is
+        LMRegressor's default (the products ``J v`` and ``J^T u`` it needs
         reuse the iteration's Jacobian).
     goal : float, default=0.0
         Stop when the loss is at or below ``goal``.

@@ -87,8 +87,10 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
         A Pipeline (its last step), a TransformedTargetRegressor
         (``regressor_``) or a fitted search (``best_estimator_``) is looked
         through; the result of :func:`sklm.optimize.least_squares` is drawn
-        from its ``loss_curve`` and ``mu_curve``. Losses are in the units the
-        regressor was trained in: scaled targets give scaled losses.
+        from its ``loss_curve`` and ``mu_curve``. Losses are in the units of
+        the ``y`` given to the LMRegressor's ``fit`` (its own ``normalize_y``
+        does not change them); targets scaled by a TransformedTargetRegressor
+        give scaled losses.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure when None. Call again with the same
         ``ax`` (and ``label``) to compare several fits.
