@@ -6,6 +6,7 @@ libraries differ (moving data, the damped Cholesky solve, a least-squares
 fallback).
 """
 
+import abc
 import contextlib
 
 import numpy as np
@@ -14,20 +15,21 @@ import scipy.linalg
 __all__ = ["Backend", "NumpyBackend", "CupyBackend", "get_backend", "cupy_available"]
 
 
-class Backend:
+class Backend(abc.ABC):
     """Arrays and the little linear algebra a solver needs, on one device."""
 
     name = "abstract"
     xp = None
 
+    @abc.abstractmethod
     def asarray(self, x, dtype=np.float64):
         """``x`` as a contiguous array of ``dtype`` on this backend's device."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def to_numpy(self, x):
         """``x`` as a NumPy array on the host."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cholesky_factor(self, A):
         """A Cholesky factor of ``A`` for :meth:`cholesky_factor_solve`, or None.
 
@@ -35,11 +37,10 @@ class Backend:
         treats that as a rejected step and damps more). ``A`` is not
         modified, and later changes to ``A`` do not affect the factor.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cholesky_factor_solve(self, factor, b):
         """Solve with a factor from :meth:`cholesky_factor`; None if not finite."""
-        raise NotImplementedError
 
     def cholesky_solve(self, A, b):
         """Solve ``A x = b`` for symmetric positive definite ``A`` by Cholesky.
@@ -49,13 +50,14 @@ class Backend:
         factor = self.cholesky_factor(A)
         return None if factor is None else self.cholesky_factor_solve(factor, b)
 
+    @abc.abstractmethod
     def lstsq(self, A, b):
         """Minimum-norm least-squares solution of ``A x = b`` (SVD based).
 
         The slow, robust fallback for a singular normal matrix.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def add_gram(self, out, At):
         """``out += At @ At.T``, the whole symmetric matrix; returns ``out``.
 
@@ -63,7 +65,6 @@ class Backend:
         ``(n, n)`` float64 whatever ``At``'s dtype, so the sum over chunks is
         accumulated in float64.
         """
-        raise NotImplementedError
 
     def __repr__(self):
         return f"{type(self).__name__}()"

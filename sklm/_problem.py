@@ -14,6 +14,8 @@ are those of ``loss`` itself (the mean), so learning rates of first-order
 methods do not depend on the number of samples.
 """
 
+import abc
+
 import numpy as np
 
 from ._mlp_hessian import mlp_curvature
@@ -21,8 +23,14 @@ from ._mlp_hessian import mlp_curvature
 __all__ = ["Problem", "MLPProblem", "FunctionProblem"]
 
 
-class Problem:
+class Problem(abc.ABC):
     """Interface of a least-squares problem ``loss(x) = ||r(x)||^2 / scale``.
+
+    ``loss`` is required. The other methods are capabilities a problem
+    provides for the solvers that need them (normal equations for LM and
+    Gauss-Newton, gradients for SGD and Adam, the Hessian for Newton, the
+    directional derivatives for geodesic acceleration); a solver asked to
+    run on a problem without one fails with a message naming it.
 
     Attributes
     ----------
@@ -39,17 +47,17 @@ class Problem:
     n_samples = None
     backend = None
 
+    @abc.abstractmethod
     def loss(self, x):
         """The loss at ``x`` (a Python float)."""
-        raise NotImplementedError
 
     def gradient(self, x, batch=None):
         """``(loss, gradient of loss)``; on the rows ``batch`` if given."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no gradient.")
 
     def normal_equations(self, x):
         """``(loss, J^T J, J^T r)`` at ``x``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no normal equations.")
 
     # Directional derivatives of the residuals ``r`` (geodesic acceleration
     # of Levenberg-Marquardt needs them; a problem may leave them out).

@@ -465,10 +465,11 @@ def test_nan_full_batch_gradient_keeps_finite_parameters(solver):
 T = np.linspace(0.0, 1.0, 10)
 
 
-def overflowing(record):
+def overflowing(record, root=1e5):
+    """``r = (e^p - root)(1 + t)`` and its Jacobian; ``fun`` logs non-finite losses."""
     def fun(p):
         with np.errstate(over="ignore", invalid="ignore"):
-            r = (np.exp(p[0]) - 1e5) * (1.0 + T)
+            r = (np.exp(p[0]) - root) * (1.0 + T)
             if not np.isfinite(r @ r):
                 record.append(p[0])
         return r
@@ -553,17 +554,7 @@ def test_newton_rejects_a_diverging_step(mu_init):
     # f(p) = mean(((e^p - 1)(1 + t))^2) just right of its inflection at
     # p = log(1/2): the Hessian is tiny and positive, the Newton step ~500 long.
     bad = []
-
-    def fun(p):
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = (np.exp(p[0]) - 1.0) * (1.0 + T)
-            if not np.isfinite(r @ r):
-                bad.append(p[0])
-        return r
-
-    def jac(p):
-        with np.errstate(over="ignore"):
-            return (np.exp(p[0]) * (1.0 + T))[:, None]
+    fun, jac = overflowing(bad, root=1.0)
 
     def hess(p):
         e = np.exp(p[0])
