@@ -196,7 +196,7 @@ CONTENDERS = {
                                  "Jacobians - 1"),
     # LMRegressor's defaults: the above, started at mu_init='auto' (relative)
     "sklm lm default": (sklm_solver("lm", mu_update="nielsen", geodesic=True,
-                                    mu_init_relative=True), "Jacobians - 1"),
+                                    mu_init="auto"), "Jacobians - 1"),
     "sklm gauss-newton": (sklm_solver("gauss-newton"), "Jacobians - 1"),
     "sklm newton": (sklm_solver("newton"), "Hessians - 1"),
     "sklm adam": (sklm_solver("adam", learning_rate_init=1e-3, batch_size=200), "epochs"),

@@ -125,7 +125,7 @@ def lm_seconds_per_iteration(backend, X, y, hidden, iterations=6):
     x0 = backend.asarray(mlp.init_params(np.random.RandomState(0)))
     # LMRegressor's defaults (mu_init='auto' is the relative start)
     solver = LevenbergMarquardt(max_iter=iterations, tol=0.0, min_grad=0.0,
-                                mu_update="nielsen", geodesic=True, mu_init_relative=True)
+                                mu_update="nielsen", geodesic=True, mu_init="auto")
     result = solver.run(problem, x0)
     sync(backend)
     if len(result.time_curve) < 2:

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.mu_init seed-6d 0,1,2 [max_iter]``: Nielsen + geodesic
 LM from each seed with ``mu_init=1e-3`` absolute (the default) and relative
-(``mu_init_relative=True``: ``1e-3 * max(diag(J^T J))``), BLAS held to one
+(``mu_init='auto'``: ``1e-3 * max(diag(J^T J))``), BLAS held to one
 thread. Iteration counts do not depend on the machine's load; times do.
 """
 
@@ -32,8 +32,8 @@ def main(name="seed-6d", seeds="0,1,2", max_iter="400"):
                     return False
 
                 solver = SOLVERS["lm"](max_iter=int(max_iter), mu_update="nielsen",
-                                       geodesic=True, mu_init=1e-3,
-                                       mu_init_relative=relative, callback=callback)
+                                       geodesic=True, callback=callback,
+                                       mu_init="auto" if relative else 1e-3)
                 t = time.perf_counter()
                 solver.run(problem, _start(mlp, seed))
                 print(f"{name} seed {seed} mu_init {'relative' if relative else 'absolute'}: "

@@ -25,7 +25,6 @@ from ._normalisation import Normalisation
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .solvers import SOLVERS, Status
-from .solvers.lm import mu_init_options
 
 __all__ = ["LMRegressor"]
 
@@ -617,9 +616,6 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         # Each solver names the estimator parameters it uses.
         for name in SOLVERS[self.solver].options:
             options[name] = rng if name == "random_state" else getattr(self, name)
-        if "mu_init" in options:
-            options.update(mu_init_options(self.solver, self.mu_init, self.mu_update,
-                                           self.damping))
         return options
 
     def _set_fitted(self, mlp, backend, theta, result, monitor, loss, loss_unit, continuing):

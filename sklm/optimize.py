@@ -16,7 +16,6 @@ import numpy as np
 from ._backend import get_backend
 from ._problem import FunctionProblem
 from .solvers import SOLVERS
-from .solvers.lm import mu_init_options
 
 __all__ = ["least_squares"]
 
@@ -87,10 +86,6 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         raise ValueError(f"x0 must be 1-D; got shape {x0.shape}.")
     problem = FunctionProblem(fun, x0, jac=jac, hess=hess, backend=be)
     options = {"min_grad": 0.0, "tol": 0.0, **solver_options}
-    if "mu_init" in options:
-        options.update(mu_init_options(solver, options["mu_init"],
-                                       options.get("mu_update", "trainlm"),
-                                       options.get("damping", "levenberg")))
     result = cls(goal=goal, max_iter=max_iter, callback=callback, verbose=verbose,
                  **options).run(problem, be.asarray(x0))
     result.x = be.to_numpy(result.x)

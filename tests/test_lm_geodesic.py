@@ -74,11 +74,14 @@ def test_geodesic_needs_directional_derivatives():
 def test_relative_initial_damping_scales_with_the_normal_matrix():
     problem, x0 = surrogate_problem()
     _, JtJ, _ = problem.normal_equations(x0)
-    solver = LevenbergMarquardt(mu_init=1e-3, mu_init_relative=True, max_iter=20,
-                                mu_update="nielsen", geodesic=True)
+    solver = LevenbergMarquardt(mu_init="auto", max_iter=20, mu_update="nielsen",
+                                geodesic=True)
     state = solver.init(problem, x0)
     assert state.mu == pytest.approx(1e-3 * JtJ.diagonal().max())
     res = solver.run(problem, x0)
     assert res.loss < 0.1 * res.initial_loss
-    # the default keeps mu_init as given
-    assert LevenbergMarquardt(mu_init=1e-3).init(problem, x0).mu == 1e-3
+    # a number is kept as given; 'auto' is 1e-3 under trainlm's rule or Marquardt's damping
+    assert LevenbergMarquardt(mu_init=1e-3, mu_update="nielsen").init(problem, x0).mu == 1e-3
+    assert LevenbergMarquardt(mu_init="auto").init(problem, x0).mu == 1e-3
+    assert LevenbergMarquardt(mu_init="auto", mu_update="nielsen",
+                              damping="marquardt").init(problem, x0).mu == 1e-3

@@ -56,7 +56,8 @@ second solve with the same Cholesky factor; never a new Jacobian.
 import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
+from ._base import IterationInfo, Solver, Status, all_finite, norm
+from ._damped import damped_step
 
 __all__ = ["LevenbergMarquardt"]
 
@@ -104,10 +105,16 @@ class LevenbergMarquardt(Solver):
 
     Parameters
     ----------
-    mu_init, mu_increase, mu_decrease, mu_max : float
-        Initial damping, its factor after a rejected trial, its factor after
-        an accepted step (trainlm's ``mu_dec``; 'trainlm' rule only) and its
-        cap. trainlm's defaults: 1e-3, 10, 0.1, 1e10.
+    mu_init : float or 'auto'
+        Initial damping. 'auto' is ``1e-3 * max(diag(J^T J))`` at ``x0``
+        with ``mu_update='nielsen'`` and Levenberg damping (Madsen, Nielsen &
+        Tingleff's ``tau``: on the scale of the data whatever the row count;
+        seed-6d needed 57 instead of 67 Jacobians to validation relative MSE
+        1e-4, docs/benchmarks.md), trainlm's 1e-3 otherwise.
+    mu_increase, mu_decrease, mu_max : float
+        Factor applied to ``mu`` after a rejected trial, after an accepted step
+        (trainlm's ``mu_dec``; 'trainlm' rule only) and its cap. trainlm's
+        defaults: 10, 0.1, 1e10.
     damping : {'levenberg', 'marquardt'}
     mu_update : {'trainlm', 'nielsen'}
     geodesic : bool
@@ -118,12 +125,6 @@ class LevenbergMarquardt(Solver):
     geodesic_h : float
         Finite-difference step, along ``v``, of the second directional
         derivative (Transtrum & Sethna's 0.1).
-    mu_init_relative : bool
-        Start from ``mu_init * max(diag(J^T J))`` at ``x0`` instead of
-        ``mu_init`` (Madsen, Nielsen & Tingleff's ``tau``; with
-        ``mu_init=1e-3``, seed-6d needed 57 instead of 67 Jacobians to
-        validation relative MSE 1e-4, median of 3 seeds, and the wide benchmark
-        10 instead of 13; docs/benchmarks.md).
     **kwargs
         Stopping criteria and reporting, see :class:`~sklm.solvers._base.Solver`.
     """
@@ -134,10 +135,8 @@ class LevenbergMarquardt(Solver):
 
     def __init__(self, *, mu_init=1e-3, mu_increase=10.0, mu_decrease=0.1,
                  mu_max=1e10, damping="levenberg", mu_update="trainlm",
-                 geodesic=False, geodesic_alpha=0.75, geodesic_h=0.1,
-                 mu_init_relative=False, **kwargs):
+                 geodesic=False, geodesic_alpha=0.75, geodesic_h=0.1, **kwargs):
         super().__init__(**kwargs)
-        self.mu_init_relative = bool(mu_init_relative)
         self.geodesic = bool(geodesic)
         self.geodesic_alpha = geodesic_alpha
         self.geodesic_h = geodesic_h
@@ -155,86 +154,65 @@ class LevenbergMarquardt(Solver):
                 f"{type(problem).__name__} lacks them. Use geodesic=False."
             )
         loss, JtJ, Jtr = problem.normal_equations(x0)
-        mu = self.mu_init
-        if self.mu_init_relative:
+        mu = resolve_mu_init(self.mu_init)
+        if self.mu_init == "auto" and self.mu_update == "nielsen" and self.damping == "levenberg":
             # Madsen, Nielsen & Tingleff's start: tau * max(diag(J^T J)), so the
             # first step's damping is on the scale of the data (any row count).
-            top = float(problem.backend.xp.max(JtJ.reshape(-1)[:: JtJ.shape[0] + 1]))
+            top = float(JtJ.diagonal().max())
             if math.isfinite(top) and top > 0:
-                mu = self.mu_init * top
+                mu *= top
         return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu)
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
-        update = MU_UPDATES[self.mu_update]
         JtJ, Jtr = state.JtJ, state.Jtr
         # A non-finite J^T J or J^T r (an overflowed Jacobian) makes every
         # factorisation fail: stop with its cause, not MU_MAX after ~13 trials.
         if not all_finite(xp, JtJ, Jtr):
             return IterationInfo(iteration, state.x, state.loss, mu=state.mu,
                                  status=Status.NON_FINITE)
-        n = JtJ.shape[0]
-        diag_view = JtJ.reshape(-1)[:: n + 1]  # a view: damp in place, restore after
-        base_diag = diag_view.copy()
-        D = damping_diagonal(base_diag, self.damping, xp)
-        mu, nu = state.mu, state.nu
-        neg_Jtr = -Jtr
-        while True:
-            diag_view[...] = base_diag + mu * D
-            factor = problem.backend.cholesky_factor(JtJ)
-            step = None if factor is None else problem.backend.cholesky_factor_solve(
-                factor, neg_Jtr)
-            accepted = False
-            rho = math.nan
-            if step is not None:
-                # decrease of ||r||^2 that the linearised model predicts
-                predicted = float(xp.vdot(step, neg_Jtr) + mu * xp.vdot(step, D * step))
-                x_new = state.x + step
-                if (not bool(xp.any(x_new != state.x))
-                        or at_machine_precision(predicted, state.loss * problem.scale)):
-                    # Nothing left to gain in floating point: a minimum to
-                    # machine precision (trainlm would raise mu to mu_max here).
-                    diag_view[...] = base_diag
-                    return IterationInfo(iteration, state.x, state.loss, mu=mu,
-                                         status=Status.CONVERGED)
-                if self.geodesic:
-                    accel = self._acceleration(problem, state.x, step, factor, D)
-                    if accel is not None:
-                        x_new = x_new + 0.5 * accel
-                loss_new = problem.loss(x_new)
-                if math.isfinite(loss_new) and loss_new < state.loss:
-                    accepted = True
-                    actual = (state.loss - loss_new) * problem.scale
-                    rho = actual / predicted if predicted > 0 else 1.0
-            mu, nu = update(mu, nu, accepted, rho, self.mu_increase, self.mu_decrease)
-            if accepted:
-                diag_view[...] = base_diag  # the caller's J^T J is left undamped
-                break
-            # Both rules scale mu, so mu = 0 (mu_init=0, or mu underflowed after
-            # ~300 accepted steps) would retry the same rejected step forever.
-            mu = max(mu, 1e-12 * max(1.0, float(base_diag.max())))
-            if mu > self.mu_max:
-                diag_view[...] = base_diag
+        diag = JtJ.diagonal()
+        D = damping_diagonal(diag, self.damping, xp)
+        accelerate = None
+        if self.geodesic:
+            r0 = []  # r(x), evaluated at the first trial that needs it
+
+            def accelerate(v, factor, x_new):
+                if not r0:
+                    r0.append(problem.residual(state.x))
+                a = self._acceleration(problem, state.x, v, factor, D, r0[0])
+                return x_new if a is None else x_new + 0.5 * a
+
+        status, x_new, mu, nu = damped_step(
+            problem, state.x, state.loss, JtJ, -Jtr, D, state.mu, state.nu,
+            update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
+            mu_decrease=self.mu_decrease, mu_max=self.mu_max,
+            mu_floor=1e-12 * max(1.0, float(diag.max())), accelerate=accelerate)
+        if status is not None:
+            if status == Status.MU_MAX:
                 state.mu = mu
-                return IterationInfo(iteration, state.x, state.loss, mu=mu,
-                                     status=Status.MU_MAX)
+            return IterationInfo(iteration, state.x, state.loss, mu=mu, status=status)
         loss, JtJ, Jtr = problem.normal_equations(x_new)
         state.x, state.loss, state.JtJ, state.Jtr = x_new, loss, JtJ, Jtr
         state.mu, state.nu = mu, nu
         grad_norm = 2.0 * norm(xp, Jtr) / problem.scale
         return IterationInfo(iteration, x_new, loss, grad_norm=grad_norm, mu=mu)
 
-    def _acceleration(self, problem, x, v, factor, D):
+    def _acceleration(self, problem, x, v, factor, D, r0):
         """The geodesic acceleration ``a`` for velocity ``v``, or None to use none.
 
-        None when ``2 ||a||_D / ||v||_D > geodesic_alpha`` or ``a`` is not finite.
+        ``r0`` is ``r(x)``. None when ``2 ||a||_D / ||v||_D > geodesic_alpha``
+        or ``a`` is not finite.
         """
         xp = problem.backend.xp
         h = self.geodesic_h
+        # J v first: it reuses x's forward pass, which the trial point's would
+        # push out of MLPProblem's two-entry cache on a retried trial.
+        Jv = problem.jvp(x, v)
         r_vv = problem.residual(x + h * v)
-        r_vv -= problem.residual(x)
+        r_vv -= r0
         r_vv *= 1.0 / h
-        r_vv -= problem.jvp(x, v)
+        r_vv -= Jv
         r_vv *= 2.0 / h
         a = problem.backend.cholesky_factor_solve(factor, -problem.vjp(x, r_vv))
         if a is None:
@@ -245,18 +223,6 @@ class LevenbergMarquardt(Solver):
         return a
 
 
-def mu_init_options(solver, mu_init, mu_update="trainlm", damping="levenberg"):
-    """Solver options for a ``mu_init`` that may be 'auto' (LMRegressor's meaning).
-
-    A number is the absolute initial damping for every solver and rule.
-    'auto' starts each as its source does: LM with Nielsen's rule and
-    Levenberg damping at ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen &
-    Tingleff's tau), everything else (trainlm's rule, Marquardt damping,
-    Newton) at trainlm's 1e-3.
-    """
-    if not (isinstance(mu_init, str) and mu_init == "auto"):
-        return {"mu_init": mu_init}
-    options = {"mu_init": 1e-3}
-    if solver == "lm":
-        options["mu_init_relative"] = mu_update == "nielsen" and damping == "levenberg"
-    return options
+def resolve_mu_init(mu_init):
+    """A number as given; 'auto' as trainlm's 1e-3 (LM may scale it by the data)."""
+    return 1e-3 if isinstance(mu_init, str) and mu_init == "auto" else mu_init

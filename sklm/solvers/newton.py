@@ -11,10 +11,11 @@ steps lower the loss, this is the pure textbook method. A non-finite Hessian
 or gradient at the current point stops the run with status NON_FINITE.
 """
 
-import math
 from dataclasses import dataclass
 
-from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
+from ._base import IterationInfo, Solver, Status, all_finite, norm
+from ._damped import damped_step
+from .lm import resolve_mu_init, trainlm_update
 
 __all__ = ["Newton"]
 
@@ -33,7 +34,9 @@ class Newton(Solver):
 
     Parameters
     ----------
-    mu_init, mu_increase, mu_decrease, mu_max : float
+    mu_init : float or 'auto'
+        Initial damping; 'auto' is trainlm's 1e-3.
+    mu_increase, mu_decrease, mu_max : float
         As for :class:`~sklm.solvers.lm.LevenbergMarquardt`.
     **kwargs
         Stopping criteria and reporting, see :class:`~sklm.solvers._base.Solver`.
@@ -52,7 +55,7 @@ class Newton(Solver):
 
     def init(self, problem, x0):
         loss, grad, H = problem.hessian(x0)
-        return _NewtonState(x0, loss, grad, H, self.mu_init)
+        return _NewtonState(x0, loss, grad, H, resolve_mu_init(self.mu_init))
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
@@ -62,35 +65,20 @@ class Newton(Solver):
         if not all_finite(xp, state.H, state.grad):
             return IterationInfo(iteration, state.x, state.loss, mu=state.mu,
                                  status=Status.NON_FINITE)
+        # LM's trial loop on the sum of squares scale * loss / 2, with D = I
+        # and trainlm's rule (the Hessian's diagonal may be negative: the
+        # floor uses its magnitude).
         half = 0.5 * problem.scale
         H = state.H * half
-        neg_g = state.grad * (-half)
-        n = H.shape[0]
-        diag = H.reshape(-1)[:: n + 1]
-        base = diag.copy()
-        # The smallest positive damping to try after a rejected undamped step.
-        mu_floor = 1e-12 * max(1.0, float(xp.abs(base).max()))
-        mu = state.mu
-        while True:
-            diag[...] = base + mu
-            step = problem.backend.cholesky_solve(H, neg_g)
-            if step is not None:
-                x_new = state.x + step
-                # decrease of the sum of squares the quadratic model predicts
-                predicted = 0.5 * float(xp.vdot(step, neg_g) + mu * xp.vdot(step, step))
-                if (not bool(xp.any(x_new != state.x))
-                        or at_machine_precision(predicted, state.loss * half)):
-                    return IterationInfo(iteration, state.x, state.loss, mu=mu,
-                                         status=Status.CONVERGED)
-                loss_new = problem.loss(x_new)
-                if math.isfinite(loss_new) and loss_new < state.loss:
-                    break
-            mu = max(mu * self.mu_increase, mu_floor)
-            if mu > self.mu_max:
+        status, x_new, mu, _ = damped_step(
+            problem, state.x, state.loss, H, state.grad * (-half), xp.ones(H.shape[0]),
+            state.mu, 2.0, update=trainlm_update, mu_increase=self.mu_increase,
+            mu_decrease=self.mu_decrease, mu_max=self.mu_max,
+            mu_floor=1e-12 * max(1.0, float(xp.abs(H.diagonal()).max())))
+        if status is not None:
+            if status == Status.MU_MAX:
                 state.mu = mu
-                return IterationInfo(iteration, state.x, state.loss, mu=mu,
-                                     status=Status.MU_MAX)
-        mu *= self.mu_decrease
+            return IterationInfo(iteration, state.x, state.loss, mu=mu, status=status)
         state.loss, state.grad, state.H = problem.hessian(x_new)
         state.x, state.mu = x_new, mu
         return IterationInfo(iteration, x_new, state.loss,
