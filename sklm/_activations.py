@@ -15,7 +15,7 @@ from typing import Callable
 
 
 def _identity(z, xp, out=None):
-    if out is None:
+    if out is None or out is z:
         return z
     out[...] = z
     return out

@@ -79,6 +79,12 @@ def mlp_curvature(mlp, params, acts, C, xp):
                 # direction W[p, q] (index w0 + p * fo + q) adds G[q] to row p of S
                 dS[w0 + q + rows * fo, rows, :] += G[q][None, :]
             d2 = act.d2(acts[layer - 1], xp)
-            dG = d2[None] * dZ[layer - 1] * S[None] + fprime[layer - 1][None] * dS
+            # dG = f''(Z) dZ S + f'(Z) dS, in place in dZ's and dS's memory
+            # (neither is read again): no (n, fi, c) temporaries
+            dG = dZ[layer - 1]
+            dG *= d2[None]
+            dG *= S[None]
+            dS *= fprime[layer - 1][None]
+            dG += dS
             G = fprime[layer - 1] * S
     return 0.5 * (H + H.T)

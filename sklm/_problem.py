@@ -368,16 +368,35 @@ class FunctionProblem(Problem):
         self.fun = fun
         self.jac = jac
         self.hess = hess
-        r0 = self._residuals(backend.asarray(x0))
+        x0 = backend.asarray(x0)
+        r0 = self._residuals(x0)
         if r0.ndim != 1:
             raise ValueError(f"fun must return a 1-D array of residuals; got shape {r0.shape}.")
-        self.n_params = int(backend.asarray(x0).shape[0])
+        self.n_params = int(x0.shape[0])
         self.scale = float(r0.shape[0])
         self.n_samples = None
-        self._last_jacobian = None  # (x, J): the directional products reuse it
+        # (x, r) and (x, J) at the last points evaluated: a solver asks for the
+        # loss at a trial point, then for the normal equations at the same
+        # point once it is accepted; the directional products reuse J
+        self._last_residuals = (x0.copy(), r0)
+        self._last_jacobian = None
 
     def _residuals(self, x):
-        return self.xp.atleast_1d(self.backend.asarray(self.fun(x)))
+        """``fun(x)`` as this backend's 1-D array, in a buffer of sklm's own.
+
+        A copy: solvers update residual vectors in place, and must not write
+        into an array the user's ``fun`` keeps.
+        """
+        return self.xp.array(self.xp.atleast_1d(self.fun(x)), dtype=np.float64)
+
+    def _cached_residuals(self, x):
+        """``r(x)`` from the one-entry cache, or evaluated (read-only: not a copy)."""
+        last = self._last_residuals
+        if last[0].shape == x.shape and bool(self.xp.array_equal(last[0], x)):
+            return last[1]
+        r = self._residuals(x)
+        self._last_residuals = (x.copy(), r)
+        return r
 
     def _central_differences(self, f, x):
         """``[(f(x + h e_j) - f(x - h e_j)) / 2h]_j`` as columns."""
@@ -406,16 +425,16 @@ class FunctionProblem(Problem):
         return J
 
     def loss(self, x):
-        r = self._residuals(x)
+        r = self._cached_residuals(x)
         return float(self.xp.vdot(r, r)) / self.scale
 
     def gradient(self, x, batch=None):
-        r = self._residuals(x)
+        r = self._cached_residuals(x)
         J = self._jacobian(x)
         return float(self.xp.vdot(r, r)) / self.scale, (2.0 / self.scale) * (J.T @ r)
 
     def normal_equations(self, x):
-        r = self._residuals(x)
+        r = self._cached_residuals(x)
         J = self._jacobian(x)
         return float(self.xp.vdot(r, r)) / self.scale, J.T @ J, J.T @ r
 
@@ -435,7 +454,7 @@ class FunctionProblem(Problem):
     # The directional derivatives geodesic acceleration needs; the Jacobian
     # at the current point is formed once and reused by both products.
     def residual(self, x):
-        return self._residuals(x)
+        return self._cached_residuals(x).copy()  # the caller may update it in place
 
     def jvp(self, x, v):
         return self._jacobian(x) @ v

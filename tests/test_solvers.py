@@ -286,3 +286,19 @@ def test_least_squares_takes_mu_init_auto_as_the_estimator_does(mu_update):
                              mu_update=mu_update, mu_init=mu0)
     assert auto.status == Status.GOAL
     assert auto.loss_curve == explicit.loss_curve
+
+
+@pytest.mark.parametrize("options", [{}, dict(mu_update="nielsen", geodesic=True)])
+def test_least_squares_evaluates_fun_once_per_point_and_never_writes_into_its_output(options):
+    points, buffer = [], np.empty(Y_ROSEN.size)
+
+    def fun(p):
+        points.append(tuple(p))
+        buffer[...] = rosen_residuals(p)  # a user's function that reuses its array
+        return buffer
+
+    res = least_squares(fun, [5.0, 5.0], rosen_jac, goal=1e-10, max_iter=200, **options)
+    fresh = least_squares(rosen_residuals, [5.0, 5.0], rosen_jac, goal=1e-10, max_iter=200,
+                          **options)
+    assert res.status == Status.GOAL and res.loss_curve == fresh.loss_curve
+    assert len(points) == len(set(points))
