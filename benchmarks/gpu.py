@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from sklm._backend import chunk_rows, get_backend
+from sklm._backend import get_backend
 from sklm._mlp import MLP
 from sklm._problem import MLPProblem
 from sklm.solvers import LevenbergMarquardt
@@ -120,7 +120,7 @@ def gram_rate(backend, m, n, chunk, repeat=3, general=False):
 def lm_seconds_per_iteration(backend, X, y, hidden, iterations=6):
     """Median seconds per iteration of the estimator's default LM (Nielsen + geodesic)."""
     mlp = MLP((X.shape[1], *hidden, 1), "tanh")
-    chunk = chunk_rows(backend, 8 * mlp.n_params, X.shape[0])
+    chunk = backend.chunk_rows(8 * mlp.n_params, X.shape[0])
     problem = MLPProblem(mlp, X, y[:, None], np.ones(len(y)), 0.0, backend, chunk)
     x0 = backend.asarray(mlp.init_params(np.random.RandomState(0)))
     # LMRegressor's defaults (mu_init='auto' is the relative start)

@@ -8,6 +8,7 @@ fallback).
 
 import abc
 import contextlib
+import functools
 
 import numpy as np
 import scipy.linalg
@@ -56,6 +57,10 @@ class Backend(abc.ABC):
 
         The slow, robust fallback for a singular normal matrix.
         """
+
+    @abc.abstractmethod
+    def chunk_rows(self, row_bytes, n_rows):
+        """Rows per chunk so that a chunk's Jacobian takes a sensible share of memory."""
 
     @abc.abstractmethod
     def add_gram(self, out, At):
@@ -111,6 +116,12 @@ class NumpyBackend(Backend):
         x, *_ = np.linalg.lstsq(A, b, rcond=None)
         return x
 
+    def chunk_rows(self, row_bytes, n_rows):
+        # scikit-learn's working_memory setting (default 1 GiB)
+        from ._sklearn_compat import get_chunk_n_rows  # noqa: PLC0415
+
+        return get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_rows)
+
     def add_gram(self, out, At):
         # NumPy sees that both operands share one buffer and calls BLAS syrk
         # (half the flops of a general product), then mirrors the triangle.
@@ -118,32 +129,31 @@ class NumpyBackend(Backend):
         return out
 
 
-_SCIPY_POOL = []
+@functools.cache
+def _scipy_blas_pool():
+    """SciPy's own bundled BLAS pool as a threadpoolctl controller, or None.
+
+    Built once (building it walks the loaded libraries and costs
+    milliseconds). None without threadpoolctl, or where NumPy and SciPy link
+    one shared BLAS and there is no second pool to hold.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+        blas = ThreadpoolController().select(user_api="blas")
+        # Wheels bundle one OpenBLAS per package (numpy.libs/, scipy.libs/).
+        numpy_paths = {lib.filepath for lib in blas.lib_controllers
+                       if "numpy" in lib.filepath}
+        others = [lib.filepath for lib in blas.lib_controllers
+                  if lib.filepath not in numpy_paths]
+        return blas.select(filepath=others) if numpy_paths and others else None
+    except Exception:  # threadpoolctl missing or unable to inspect
+        return None
 
 
 def _scipy_blas_single_thread():
-    """A context that holds SciPy's bundled BLAS pool to one thread.
-
-    The threadpoolctl controller is built once (building it walks the loaded
-    libraries and costs milliseconds); entering the context then costs a few
-    microseconds. Without threadpoolctl, a no-op.
-    """
-    if not _SCIPY_POOL:
-        try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
-
-            blas = ThreadpoolController().select(user_api="blas")
-            # Wheels bundle one OpenBLAS per package (numpy.libs/, scipy.libs/);
-            # where both link one shared BLAS there is no second pool to hold.
-            numpy_paths = {lib.filepath for lib in blas.lib_controllers
-                           if "numpy" in lib.filepath}
-            others = [lib.filepath for lib in blas.lib_controllers
-                      if lib.filepath not in numpy_paths]
-            _SCIPY_POOL.append(blas.select(filepath=others) if numpy_paths and others
-                               else None)
-        except Exception:  # threadpoolctl missing or unable to inspect
-            _SCIPY_POOL.append(None)
-    ctl = _SCIPY_POOL[0]
+    """A context that holds SciPy's bundled BLAS pool to one thread (a few µs)."""
+    ctl = _scipy_blas_pool()
     return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1)
 
 
@@ -191,6 +201,16 @@ class CupyBackend(Backend):
     def lstsq(self, A, b):
         x, *_ = self.xp.linalg.lstsq(A, b, rcond=None)
         return x
+
+    def chunk_rows(self, row_bytes, n_rows):
+        # An eighth of the memory free to CuPy (the device's free memory plus
+        # what its pool holds unused, as after an earlier fit): a fit's peak is
+        # about four chunks' worth, the Jacobian chunk and up to three cached
+        # forward passes that MLPProblem allows each to reach its size, plus
+        # temporaries and J^T J.
+        free, _total = self.xp.cuda.Device().mem_info
+        free += self.xp.get_default_memory_pool().free_bytes()
+        return int(max(1, min(n_rows, (free // 8) // max(1, row_bytes))))
 
     def add_gram(self, out, At):
         # CuPy's matmul does not spot A @ A.T and would run a general product
@@ -263,23 +283,3 @@ def is_cupy_array(x):
 def to_host(x):
     """``x`` itself, or a NumPy copy of it if it is a CuPy array."""
     return x.get() if is_cupy_array(x) else x
-
-
-def chunk_rows(backend, row_bytes, n_rows):
-    """Rows per chunk so a chunk's Jacobian takes a sensible share of memory.
-
-    On the CPU, scikit-learn's ``working_memory`` setting (default 1 GiB); on
-    a GPU, an eighth of the memory free to it (the device's free memory plus
-    what CuPy's pool holds unused, as after an earlier fit). An eighth,
-    because a fit's peak is about four chunks' worth: the Jacobian chunk,
-    up to three cached forward passes that may each reach its size
-    (``MLPProblem``), plus temporaries and ``J^T J``.
-    """
-    if backend.name == "cupy":
-        xp = backend.xp
-        free, _total = xp.cuda.Device().mem_info
-        free += xp.get_default_memory_pool().free_bytes()
-        return int(max(1, min(n_rows, (free // 8) // max(1, row_bytes))))
-    from ._sklearn_compat import get_chunk_n_rows  # noqa: PLC0415
-
-    return get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_rows)

@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import __version__ as _version
-from ._backend import chunk_rows, get_backend, is_cupy_array, to_host
+from ._backend import get_backend, is_cupy_array, to_host
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._normalisation import Normalisation
@@ -526,8 +526,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             if self.normalize_X or self.normalize_y:
                 print("Training on normalised data (normalize_X, normalize_y); losses in "
                       "y's units, mu and grad norm those of the normalised problem.")
-        chunk = self.chunk_size or chunk_rows(
-            backend, row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
+        chunk = self.chunk_size or backend.chunk_rows(
+            row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
         problem = MLPProblem(mlp, X, Y, sample_weight, norm.penalty(mlp, self.alpha),
                              backend, chunk, dtype=self.dtype)

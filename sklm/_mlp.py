@@ -17,6 +17,12 @@ import numpy as np
 from ._activations import ACTIVATIONS
 
 
+def chunk_bounds(n_rows, chunk_size):
+    """``[(start, stop), ...]`` covering ``range(n_rows)`` in chunks."""
+    chunk_size = max(1, int(chunk_size))
+    return [(i, min(i + chunk_size, n_rows)) for i in range(0, n_rows, chunk_size)]
+
+
 class MLP:
     """A fully connected network: hidden activation ``activation``, linear output.
 
@@ -148,9 +154,8 @@ class MLP:
         """Outputs ``(m, n_outputs)`` for row-major inputs ``X``, ``chunk_size``
         rows at a time (memory: ``chunk_size`` times the widest layer)."""
         Xt = X.T
-        m, step = X.shape[0], max(1, int(chunk_size))
-        return xp.concatenate([self.predict(params, Xt[:, i:i + step], xp).T
-                               for i in range(0, m, step)])
+        return xp.concatenate([self.predict(params, Xt[:, i0:i1], xp).T
+                               for i0, i1 in chunk_bounds(X.shape[0], chunk_size)])
 
     # ------------------------------------------------------------ derivatives
     def _output_sensitivities(self, params, acts, row_scale, xp):

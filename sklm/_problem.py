@@ -18,6 +18,7 @@ import abc
 
 import numpy as np
 
+from ._mlp import chunk_bounds
 from ._mlp_hessian import mlp_curvature
 
 __all__ = ["Problem", "MLPProblem", "FunctionProblem"]
@@ -89,12 +90,6 @@ def _sum_squares(xp, E):
     if E.dtype != np.float64:
         E = E.astype(np.float64)
     return xp.vdot(E, E)
-
-
-def chunk_bounds(n_rows, chunk_size):
-    """``[(start, stop), ...]`` covering ``range(n_rows)`` in chunks."""
-    chunk_size = max(1, int(chunk_size))
-    return [(i, min(i + chunk_size, n_rows)) for i in range(0, n_rows, chunk_size)]
 
 
 class MLPProblem(Problem):
@@ -183,12 +178,16 @@ class MLPProblem(Problem):
         W = x[self._weight_idx]
         return float(W @ (self.penalty * W))
 
-    def _weighted_errors(self, params, i0, i1):
-        """Forward pass on rows ``i0:i1``: layer outputs and ``sqrt(w) * (y - f)``."""
-        acts = self.mlp.forward(params, self.Xt[:, i0:i1], self.xp)
-        E = self.Yt[:, i0:i1] - acts[-1]
-        E *= self.sqrt_w[i0:i1]
+    def _weighted_errors(self, params, rows):
+        """Forward pass on ``rows`` (a slice or indices): layer outputs and ``sqrt(w) (y - f)``."""
+        acts = self.mlp.forward(params, self.Xt[:, rows], self.xp)
+        E = self.Yt[:, rows] - acts[-1]
+        E *= self.sqrt_w[rows]
         return acts, E
+
+    def _loss_from_sse(self, sse, x, factor=1.0):
+        """The loss from the data's weighted sum of squares (times ``factor``)."""
+        return (float(sse) * factor + self._penalty_sse(x)) / self.scale
 
     def _passes(self, x):
         """``[(i0, i1, acts, E), ...]`` per chunk at ``x`` (an iterator).
@@ -207,7 +206,7 @@ class MLPProblem(Problem):
         params = self._params(x)
         entry = [] if self._cacheable else None
         for i0, i1 in self.chunks:
-            acts, E = self._weighted_errors(params, i0, i1)
+            acts, E = self._weighted_errors(params, slice(i0, i1))
             if entry is not None:
                 entry.append((i0, i1, acts, E))
             yield i0, i1, acts, E
@@ -223,7 +222,7 @@ class MLPProblem(Problem):
         sse = 0.0
         for _, _, _, E in self._passes(x):
             sse += _sum_squares(self.xp, E)
-        return (float(sse) + self._penalty_sse(x)) / self.scale
+        return self._loss_from_sse(sse, x)
 
     def residual(self, x):
         """``r = [sqrt(w_i) (y_ik - f_k(x_i))]`` sample-major, then ``sqrt(alpha k) W``."""
@@ -263,19 +262,18 @@ class MLPProblem(Problem):
 
     def gradient(self, x, batch=None):
         xp = self.xp
+        params = self._params(x)
         if batch is None:
             # the same (cached) forward passes as the loss and the Jacobian
             passes = ((acts, E, self.sqrt_w[i0:i1]) for i0, i1, acts, E in self._passes(x))
             scale = self.scale
         else:
             batch = xp.asarray(batch)
-            acts = self.mlp.forward(self._params(x), self.Xt[:, batch], xp)
-            sqrt_w = self.sqrt_w[batch]
-            passes = [(acts, (self.Yt[:, batch] - acts[-1]) * sqrt_w, sqrt_w)]
+            acts, E = self._weighted_errors(params, batch)
+            passes = [(acts, E, self.sqrt_w[batch])]
             # the batch's expected share of the weight, not its own: unbiased,
             # and defined for a batch of zero-weight rows
             scale = self.scale * batch.shape[0] / self.n_samples
-        params = self._params(x)
         sse = 0.0
         grad = xp.zeros(self.n_params, dtype=np.float64)
         for acts, E, sqrt_w in passes:
@@ -291,8 +289,7 @@ class MLPProblem(Problem):
             grad[idx] += (2.0 / self.scale) * (self.penalty * x[idx])
         # (scale ratio first: sse * self.scale under/overflows for total
         # sample weights beyond 1e+-154, which stopped SGD with a zero loss)
-        loss = (float(sse) * (self.scale / scale) + self._penalty_sse(x)) / self.scale
-        return loss, grad
+        return self._loss_from_sse(sse, x, self.scale / scale), grad
 
     def normal_equations(self, x):
         xp = self.xp
@@ -317,8 +314,7 @@ class MLPProblem(Problem):
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
             Jtr[idx] += self.penalty * x[idx]
-        loss = (float(sse) + self._penalty_sse(x)) / self.scale
-        return loss, JtJ, Jtr
+        return self._loss_from_sse(sse, x), JtJ, Jtr
 
     def hessian(self, x):
         """``(loss, gradient, Hessian)`` of the loss, exactly.
@@ -337,7 +333,7 @@ class MLPProblem(Problem):
         rows = max(1, int(self.hessian_memory // (8 * 4 * n * widths)))
         S = xp.zeros((n, n), dtype=JtJ.dtype)
         for i0, i1 in chunk_bounds(self.n_samples, min(rows, self.chunk_size)):
-            acts, E = self._weighted_errors(params, i0, i1)
+            acts, E = self._weighted_errors(params, slice(i0, i1))
             # C = w * e: E already holds sqrt(w) * e
             S += mlp_curvature(self.mlp, params, acts, E * self.sqrt_w[i0:i1], xp)
         H = (JtJ - S) * (2.0 / self.scale)
@@ -424,19 +420,21 @@ class FunctionProblem(Problem):
         self._last_jacobian = (x.copy(), J)
         return J
 
-    def loss(self, x):
-        r = self._cached_residuals(x)
+    def _loss_of(self, r):
         return float(self.xp.vdot(r, r)) / self.scale
+
+    def loss(self, x):
+        return self._loss_of(self._cached_residuals(x))
 
     def gradient(self, x, batch=None):
         r = self._cached_residuals(x)
         J = self._jacobian(x)
-        return float(self.xp.vdot(r, r)) / self.scale, (2.0 / self.scale) * (J.T @ r)
+        return self._loss_of(r), (2.0 / self.scale) * (J.T @ r)
 
     def normal_equations(self, x):
         r = self._cached_residuals(x)
         J = self._jacobian(x)
-        return float(self.xp.vdot(r, r)) / self.scale, J.T @ J, J.T @ r
+        return self._loss_of(r), J.T @ J, J.T @ r
 
     def hessian(self, x):
         loss, g = self.gradient(x)
