@@ -47,6 +47,7 @@ class ValidationMonitor:
         self.best_loss = math.inf
         self.best_score = None
         self.best_x = None
+        self.best_train_loss = None  # the training loss at best_x (iterations only)
         self.best_iteration = 0
         self._no_improvement = 0
 
@@ -89,6 +90,7 @@ class ValidationMonitor:
         if math.isfinite(loss) and loss < self.best_loss:
             self.best_loss, self.best_score = loss, score
             self.best_x = info.x.copy()
+            self.best_train_loss = info.loss
             self.best_iteration = info.iteration
         return (self.n_iter_no_change is not None
                 and self._no_improvement >= self.n_iter_no_change)

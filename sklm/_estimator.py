@@ -559,10 +559,12 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 "StandardScaler on X in a Pipeline and TransformedTargetRegressor for y."
             )
 
-        x = result.x
+        x, loss = result.x, result.loss
         if monitor is not None and monitor.best_x is not None:
+            # the training loss there is known: the start's, or the iteration's
             x = monitor.best_x
-        loss = problem.loss(x) if x is not result.x else result.loss
+            loss = (monitor.best_train_loss if monitor.best_iteration
+                    else result.initial_loss)
         theta = norm.to_user(mlp, backend.to_numpy(x))
         self._set_fitted(mlp, backend, theta, result, monitor, loss, loss_unit, continuing)
         self._warn(result)

@@ -72,9 +72,8 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
     if solver not in SOLVERS:
         raise ValueError(f"Unknown solver {solver!r}; expected one of {sorted(SOLVERS)}.")
     cls = SOLVERS[solver]
-    own = set(inspect.signature(cls.__init__).parameters) | set(cls.options)
-    for base in cls.__mro__[1:]:
-        own |= set(inspect.signature(base.__init__).parameters)
+    own = {name for klass in cls.__mro__ if klass is not object
+           for name in inspect.signature(klass.__init__).parameters} - {"self", "kwargs"}
     unknown = sorted(set(solver_options) - own)
     if unknown:
         raise TypeError(
@@ -85,8 +84,7 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
     if x0.ndim != 1:
         raise ValueError(f"x0 must be 1-D; got shape {x0.shape}.")
     problem = FunctionProblem(fun, x0, jac=jac, hess=hess, backend=be)
-    options = {"min_grad": 0.0, "tol": 0.0, **solver_options}
     result = cls(goal=goal, max_iter=max_iter, callback=callback, verbose=verbose,
-                 **options).run(problem, be.asarray(x0))
+                 **solver_options).run(problem, be.asarray(x0))
     result.x = be.to_numpy(result.x)
     return result

@@ -243,9 +243,9 @@ class Solver(abc.ABC):
         history = {"loss": [], "mu": [], "grad": [], "time": []}
         state = self.init(problem, x0)
         initial_loss = state.loss
-        best = state.loss
-        # Lowest-loss point so far, returned on interruption. A copy: O(n) per
-        # improving iteration, against at least O(m n) for the iteration itself.
+        # Lowest-loss point so far: the tol test's reference, and returned on
+        # interruption. A copy: O(n) per improving iteration, against at least
+        # O(m n) for the iteration itself.
         best_x, best_loss = state.x, state.loss
         no_improvement = 0
         iteration = 0
@@ -270,8 +270,6 @@ class Solver(abc.ABC):
                 status = Status.INTERRUPTED
                 break
             iteration += 1
-            if info.loss < best_loss:
-                best_x, best_loss = info.x.copy(), info.loss
             history["loss"].append(info.loss)
             history["mu"].append(info.mu)
             history["grad"].append(info.grad_norm)
@@ -292,13 +290,14 @@ class Solver(abc.ABC):
             elif self.max_time is not None and info.elapsed >= self.max_time:
                 status = Status.MAX_TIME
             if status is None and self.tol > 0:
-                if info.loss > best - self.tol * abs(best):
+                if info.loss > best_loss - self.tol * abs(best_loss):
                     no_improvement += 1
                 else:
                     no_improvement = 0
                 if no_improvement >= self.n_iter_no_change:
                     status = Status.TOL
-            best = min(best, info.loss)
+            if info.loss < best_loss:
+                best_x, best_loss = info.x.copy(), info.loss
         if status is None:
             status = Status.MAX_ITER
         message = self.message(status)

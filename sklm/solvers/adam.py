@@ -39,7 +39,7 @@ class Adam(FirstOrderSolver):
     def _slots(self, x, xp):
         return (xp.zeros_like(x), xp.zeros_like(x))
 
-    def _update(self, state, grad, xp):
+    def _update(self, x, state, grad, xp):
         m, v = state.slots
         state.t += 1
         t = state.t
@@ -48,4 +48,4 @@ class Adam(FirstOrderSolver):
         v *= self.beta_2
         v += (1.0 - self.beta_2) * (grad * grad)
         lr = self.learning_rate_init * (1.0 - self.beta_2**t) ** 0.5 / (1.0 - self.beta_1**t)
-        return state.x - lr * m / (xp.sqrt(v) + self.epsilon)
+        return x - lr * m / (xp.sqrt(v) + self.epsilon)

@@ -64,14 +64,15 @@ class GaussNewton(Solver):
         # step; without this test the SVD fallback below raises LinAlgError.
         if not all_finite(backend.xp, state.JtJ, state.Jtr):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
-        step = backend.cholesky_solve(state.JtJ, -state.Jtr)
+        neg_Jtr = -state.Jtr
+        step = backend.cholesky_solve(state.JtJ, neg_Jtr)
         if step is None:
             if not self.safeguard:
                 return IterationInfo(iteration, state.x, state.loss, status=Status.SINGULAR)
-            step = backend.lstsq(state.JtJ, -state.Jtr)
+            step = backend.lstsq(state.JtJ, neg_Jtr)
         x_new = state.x + step
         # decrease of ||r||^2 the linearised model predicts for the full step
-        predicted = float(backend.xp.vdot(step, -state.Jtr))
+        predicted = float(backend.xp.vdot(step, neg_Jtr))
         if at_machine_precision(abs(predicted), state.loss * problem.scale):
             return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
         if self.safeguard and predicted < 0:

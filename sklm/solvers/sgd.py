@@ -51,8 +51,8 @@ class FirstOrderSolver(Solver):
         return ()
 
     @abc.abstractmethod
-    def _update(self, state, grad, xp):
-        """Return the new parameters after one step on ``grad``."""
+    def _update(self, x, state, grad, xp):
+        """The new parameters after one step from ``x`` on ``grad`` (``state`` holds the slots)."""
 
     def init(self, problem, x0):
         loss, grad = problem.gradient(x0)
@@ -66,23 +66,21 @@ class FirstOrderSolver(Solver):
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
         if self._full_batch(problem):
-            x_new = self._update(state, state.grad, xp)
+            x_new = self._update(state.x, state, state.grad, xp)
             loss, grad = problem.gradient(x_new)
             grad_norm = norm(xp, grad)
         else:
             n = problem.n_samples
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
             order = xp.asarray(order)  # one transfer per epoch, not per batch
-            x_start = x_new = state.x
+            # state.x stays where the epoch began (the point state.loss belongs
+            # to): a failed epoch returns it, not a mid-epoch point that may
+            # already be NaN
+            x_new = state.x
             for start in range(0, n, self.batch_size):
-                state.x = x_new
                 _, g = problem.gradient(x_new, batch=order[start:start + self.batch_size])
-                x_new = self._update(state, g, xp)
+                x_new = self._update(x_new, state, g, xp)
             loss, grad, grad_norm = problem.loss(x_new), None, math.nan
-            # The minibatch loop moved state.x along; a failed epoch must
-            # return the point where it began (the one state.loss belongs to),
-            # not a mid-epoch point that may already be NaN.
-            state.x = x_start
         if not (math.isfinite(loss) and bool(xp.isfinite(x_new).all())):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
         state.x, state.loss, state.grad = x_new, loss, grad
@@ -120,12 +118,12 @@ class SGD(FirstOrderSolver):
     def _slots(self, x, xp):
         return (xp.zeros_like(x),)
 
-    def _update(self, state, grad, xp):
+    def _update(self, x, state, grad, xp):
         lr = self.learning_rate_init
         if self.momentum == 0:
-            return state.x - lr * grad
+            return x - lr * grad
         (v,) = state.slots
         v *= self.momentum
         v -= lr * grad
         step = self.momentum * v - lr * grad if self.nesterovs_momentum else v
-        return state.x + step
+        return x + step
