@@ -69,7 +69,8 @@ methods = [
      dict(learning_rate_init=15.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8), (317, 2.4e-12)),
     ("Newton", "exact Hessian", "newton", {}, (6, 5.9e-20)),
     ("Gauss-Newton", "pure steps", "gauss-newton", dict(safeguard=False), (4, 3.4e-17)),
-    ("Levenberg-Marquardt", "mu0 = 3", "lm", dict(mu_init=3.0), None),
+    ("Levenberg-Marquardt", "mu0 = 3", "lm",
+     dict(mu_init=3.0, mu_update="trainlm", geodesic=False), None),
 ]
 
 results = {}

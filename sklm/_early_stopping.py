@@ -50,6 +50,10 @@ class ValidationMonitor:
         self.best_train_loss = None  # the training loss at best_x (iterations only)
         self.best_iteration = 0
         self._no_improvement = 0
+        #: the solver's stop message when this monitor stops it
+        self.stop_message = (
+            f"Early stopping: the validation loss did not improve by tol={tol:g} "
+            f"(relative) for n_iter_no_change={n_iter_no_change} iterations.")
 
     def start(self, x0):
         """Score the starting point: it is the best until an iteration beats it.

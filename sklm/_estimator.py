@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__ as _version
 from ._backend import get_backend, is_cupy_array, to_host
@@ -23,13 +23,19 @@ from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._normalisation import Normalisation
 from ._problem import MLPProblem
-from ._sklearn_compat import Interval, StrOptions, _fit_context
-from .solvers import SOLVERS, Status
+from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from .solvers import SOLVERS, Status, option_constraints
 
 __all__ = ["LMRegressor"]
 
 # Rows per chunk in predict: bounds its memory to a few widths x 64k floats.
 _PREDICT_CHUNK = 65536
+
+# The estimator's parameters that configure the solvers: the stopping criteria
+# and reporting every solver takes, and each solver's own options.
+_STOPPING = ("max_iter", "tol", "n_iter_no_change", "goal", "min_grad", "max_time", "verbose")
+_SOLVER_PARAMETERS = _STOPPING + tuple(
+    dict.fromkeys(name for cls in SOLVERS.values() for name in cls.options))
 
 # Bumped whenever the pickled state changes shape; see __setstate__.
 # 2: the normalize_X and normalize_y parameters (format 1 models were
@@ -84,9 +90,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         best value for ``n_iter_no_change`` consecutive iterations. Relative,
         so the same value serves any scale of the targets. 0 disables the
         test on the training loss; with ``early_stopping`` it means any
-        improvement of the validation loss resets the patience.
-    n_iter_no_change : int, default=10
-        Patience of the ``tol`` test and of early stopping.
+        improvement of the validation loss resets the patience. Only
+        iterations that took the full step count: Gauss-Newton steps that
+        its line search had to halve count towards a *stall* instead, a
+        failure with a ``ConvergenceWarning`` (see the user guide's stopping
+        rules).
+    n_iter_no_change : int or np.inf, default=10
+        Patience of the ``tol`` test and of early stopping; ``np.inf`` never
+        stops on it (as in MLPRegressor).
     goal : float, default=0.0
         Stop when the training loss is at or below ``goal`` (trainlm's ``goal``).
     min_grad : float, default=1e-10
@@ -321,24 +332,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     True
     """
 
+    # The estimator's own parameters; every solver option is declared once, by
+    # the solver that reads it (the same constraints least_squares applies).
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "goal": [Interval(Real, 0, None, closed="left")],
-        "min_grad": [Interval(Real, 0, None, closed="left")],
-        "max_time": [Interval(Real, 0, None, closed="neither"), None],
-        "mu_init": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "mu_increase": [Interval(Real, 1, None, closed="neither")],
-        "mu_decrease": [Interval(Real, 0, 1, closed="neither")],
-        "mu_max": [Interval(Real, 0, None, closed="neither")],
-        "damping": [StrOptions({"levenberg", "marquardt"})],
-        "mu_update": [StrOptions({"trainlm", "nielsen"})],
-        "geodesic": ["boolean"],
         "init": [StrOptions({"glorot", "nguyen-widrow"})],
         "normalize_X": ["boolean"],
         "normalize_y": ["boolean"],
@@ -347,17 +347,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "backend": [StrOptions({"auto", "numpy", "cupy"})],
         "dtype": [StrOptions({"float64", "float32"})],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "shuffle": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        **option_constraints(_SOLVER_PARAMETERS),
     }
 
     def __init__(
@@ -567,7 +558,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                     else result.initial_loss)
         theta = norm.to_user(mlp, backend.to_numpy(x))
         self._set_fitted(mlp, backend, theta, result, monitor, loss, loss_unit, continuing)
-        self._warn(result)
+        self._warn(result, monitor)
         return self
 
     def _validated_hidden_layer_sizes(self):
@@ -645,14 +636,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.loss_ = float(loss) * loss_unit
         self.stop_reason_ = result.message
         if monitor is not None and result.status == Status.CALLBACK:
-            kept = (f"the parameters of iteration {previous_iterations + monitor.best_iteration} "
-                    "(best validation loss) were restored" if monitor.best_iteration
-                    else "the starting parameters, better than any iteration, were kept")
-            self.stop_reason_ = (
-                f"Early stopping: the validation loss did not improve by tol={self.tol:g} "
-                f"(relative) for n_iter_no_change={self.n_iter_no_change} iterations; "
-                f"{kept}."
-            )
+            kept = (f"The parameters of iteration {previous_iterations + monitor.best_iteration} "
+                    "(best validation loss) were restored." if monitor.best_iteration
+                    else "The starting parameters, better than any iteration, were kept.")
+            self.stop_reason_ = f"{result.message} {kept}"
         self._status = result.status
         if monitor is not None:
             # (the monitor reports in y's units already)
@@ -666,37 +653,54 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.validation_loss_curve_ = None
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_, default=result.initial_loss * loss_unit)
+            # (the start's too: a fit that diverged from its first epoch keeps it)
+            self.best_loss_ = min(self.loss_curve_ + [result.initial_loss * loss_unit])
 
-    def _warn(self, result):
+    def _warn(self, result, monitor):
+        """A ConvergenceWarning naming the cause of a stop that is not a success."""
         status = result.status
-        where = f"after {result.n_iter} iterations"
+        stopped = f"Training stopped after {result.n_iter} iterations."
         # Scaling advice only where the estimator did not scale the data itself.
         unscaled = [name for name in ("normalize_X", "normalize_y") if not getattr(self, name)]
         scale = (f"Scale the data ({' and '.join(f'{n}=True' for n in unscaled)}, or a "
                  "StandardScaler). " if unscaled else "")
+        kept = ("the parameters with the best validation loss" if monitor is not None
+                else "the parameters with the lowest training loss")
         if status == Status.MAX_ITER:
             advice = ("Increase max_iter, or set max_time to train for a time budget."
                       if not self.early_stopping else "Increase max_iter.")
             msg = f"{result.message} The optimisation has not converged. {advice}"
         elif status == Status.MU_MAX:
-            msg = (f"{result.message} ({where}). The loss cannot be lowered further "
-                   "from here: the fit has converged to the precision the damping "
-                   f"allows, or is stuck in a poor local minimum. {scale}Try another "
-                   "random_state, or a larger network.")
+            if self.dtype == "float32":
+                cause = ("With dtype='float32' the loss and its derivatives carry about "
+                         "1e-7 relative rounding, most likely what stopped the fit: use "
+                         "dtype='float64' for more digits.")
+            else:
+                cause = ("The loss cannot be lowered further from here: the fit has "
+                         "converged to the precision the damping allows, or is stuck in a "
+                         f"poor local minimum. {scale}Try another random_state, or a "
+                         "larger network.")
+            msg = f"{result.message} {stopped} {cause}"
+        elif status == Status.DIVERGED:
+            msg = (f"{result.message} {stopped} The estimator holds {kept} (iteration "
+                   f"{result.best_iteration}). {scale}Lower learning_rate_init (now "
+                   f"{self.learning_rate_init:g}).")
         elif status == Status.NON_FINITE:
-            advice = (" or lower learning_rate_init" if self.solver in ("sgd", "adam")
-                      else "")
-            msg = (f"{result.message} ({where}). The estimator holds the last finite "
+            msg = (f"{result.message} {stopped} The estimator holds the last finite "
                    f"parameters. Check the inputs and targets for huge values. {scale}"
-                   f"Try another random_state{advice}.")
+                   "Try another random_state.")
         elif status == Status.INTERRUPTED:
-            best = ("with the best validation loss" if self.early_stopping
-                    else "with the lowest training loss")
-            msg = (f"{result.message} ({where}). The estimator holds the "
-                   f"parameters {best} found so far.")
-        elif status in (Status.STEP_FAILED, Status.SINGULAR):
-            msg = f"{result.message} ({where})."
+            msg = f"{result.message} {stopped} The estimator holds {kept} found so far."
+        elif status in (Status.STEP_FAILED, Status.SINGULAR, Status.STALLED):
+            msg = (f"{result.message} {stopped} The undamped step cannot make progress "
+                   f"from here. {scale}Use solver='lm': its damping shortens the step "
+                   "where the Gauss-Newton model does not hold.")
+        elif monitor is not None and monitor.best_iteration == 0:
+            start = ("the warm start's parameters" if self.warm_start
+                     else "the random initial parameters (the network is untrained)")
+            msg = (f"Early stopping: no iteration improved the validation loss of the "
+                   f"starting point, so the model keeps {start}. Lower tol, raise "
+                   "n_iter_no_change or validation_fraction, or check that y depends on X.")
         else:
             return
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)

@@ -365,9 +365,13 @@ class FunctionProblem(Problem):
         self.jac = jac
         self.hess = hess
         x0 = backend.asarray(x0)
+        self.n_residuals = None
         r0 = self._residuals(x0)
         if r0.ndim != 1:
             raise ValueError(f"fun must return a 1-D array of residuals; got shape {r0.shape}.")
+        if r0.shape[0] == 0:
+            raise ValueError("fun returned an empty array: there are no residuals to minimise.")
+        self.n_residuals = int(r0.shape[0])
         self.n_params = int(x0.shape[0])
         self.scale = float(r0.shape[0])
         self.n_samples = None
@@ -383,7 +387,16 @@ class FunctionProblem(Problem):
         A copy: solvers update residual vectors in place, and must not write
         into an array the user's ``fun`` keeps.
         """
-        return self.xp.array(self.xp.atleast_1d(self.fun(x)), dtype=np.float64)
+        try:
+            r = self.xp.array(self.xp.atleast_1d(self.fun(x)), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"fun must return an array of real numbers; {exc}.") from exc
+        if self.n_residuals is not None and r.shape != (self.n_residuals,):
+            raise ValueError(
+                f"fun returned an array of shape {r.shape} where it returned "
+                f"({self.n_residuals},) at x0: the number of residuals must not change."
+            )
+        return r
 
     def _cached_residuals(self, x):
         """``r(x)`` from the one-entry cache, or evaluated (read-only: not a copy)."""
@@ -410,10 +423,10 @@ class FunctionProblem(Problem):
             return last[1]
         if self.jac is not None:
             J = self.xp.atleast_2d(self.backend.asarray(self.jac(x)))
-            if J.shape != (int(self.scale), self.n_params):
+            if J.shape != (self.n_residuals, self.n_params):
                 raise ValueError(
                     f"jac must return an array of shape (m, n) = "
-                    f"({int(self.scale)}, {self.n_params}); got {J.shape}."
+                    f"({self.n_residuals}, {self.n_params}); got {J.shape}."
                 )
         else:
             J = self._central_differences(self._residuals, x)

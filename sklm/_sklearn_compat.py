@@ -9,6 +9,14 @@ scikit-learn >= 1.6, the first release with public ``validate_data`` and
 
 from sklearn.base import _fit_context
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["get_chunk_n_rows", "Interval", "StrOptions", "_fit_context"]
+__all__ = ["get_chunk_n_rows", "Interval", "InvalidParameterError", "Options", "StrOptions",
+           "_check_sample_weight", "_fit_context", "validate_parameter_constraints"]

@@ -9,12 +9,11 @@
 ([2.0, 1.5], 'GOAL')
 """
 
-import inspect
-
 import numpy as np
 
 from ._backend import get_backend
 from ._problem import FunctionProblem
+from ._sklearn_compat import StrOptions, validate_parameter_constraints
 from .solvers import SOLVERS
 
 __all__ = ["least_squares"]
@@ -27,9 +26,10 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
     Parameters
     ----------
     fun : callable
-        ``fun(x) -> array of shape (m,)``, the residuals.
+        ``fun(x) -> array of shape (m,)``, the residuals; ``m`` must not
+        change between calls.
     x0 : array-like of shape (n,)
-        Starting point.
+        Starting point (finite, at least one parameter).
     jac : callable, optional
         ``jac(x) -> (m, n)``, the Jacobian of ``fun``. Without it, central
         finite differences are used (``2 n`` extra calls of ``fun``).
@@ -38,12 +38,11 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         Without it, Newton uses central finite differences of the analytic
         gradient ``2 J^T r / m`` (``2 n`` Jacobian evaluations per iteration).
     solver : {'lm', 'gauss-newton', 'newton', 'sgd', 'adam'}, default='lm'
-        'lm' here defaults to MATLAB trainlm's damping rule
-        (``mu_update='trainlm'``, an absolute ``mu_init=1e-3``) without
-        geodesic acceleration, so that the tutorial's figures reproduce;
-        ``mu_update='nielsen', geodesic=True, mu_init='auto'`` is
-        LMRegressor's default (the products ``J v`` and ``J^T u`` it needs
-        reuse the iteration's Jacobian).
+        'lm' has :class:`~sklm.LMRegressor`'s damping defaults: Nielsen's
+        rule with geodesic acceleration from a relative ``mu_init='auto'``
+        (the products ``J v`` and ``J^T u`` it needs reuse the iteration's
+        Jacobian). ``mu_update='trainlm', geodesic=False, mu_init=1e-3`` is
+        MATLAB's trainlm, the tutorial's method.
     goal : float, default=0.0
         Stop when the loss is at or below ``goal``.
     max_iter : int, default=1000
@@ -58,33 +57,76 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
     **solver_options
         The solver's own parameters, named as in :class:`~sklm.LMRegressor`
         (``mu_init``, ``learning_rate_init``, ``momentum``, ...), the stopping
-        criteria ``tol``, ``n_iter_no_change``, ``min_grad``, ``max_time``,
-        and for 'gauss-newton' ``safeguard`` (default True; False takes pure
-        steps) and ``max_halvings``.
+        criteria ``tol`` (default 0: off), ``n_iter_no_change``, ``min_grad``
+        (default 0), ``max_time``, for 'lm' ``geodesic_alpha`` and
+        ``geodesic_h``, and for 'gauss-newton' ``safeguard`` (default True;
+        False takes pure steps) and ``max_halvings``.
 
     Returns
     -------
     result : SolverResult
         With ``x`` (NumPy), ``loss``, ``n_iter``, ``loss_curve``, ``status``,
         ``message``, ``success``, ``initial_loss``, ``mu_curve``,
-        ``grad_norm_curve``, ``time_curve``.
+        ``grad_norm_curve``, ``time_curve``, ``best_iteration``.
+
+    Raises
+    ------
+    InvalidParameterError
+        An option out of its range, with the same message
+        :class:`~sklm.LMRegressor` gives for it (a ``ValueError``).
+    TypeError
+        An option the chosen solver does not take.
+    ValueError
+        An empty or non-finite ``x0``; ``fun`` returning an empty or not 1-D
+        array, or changing its length.
+
+    Notes
+    -----
+    How it differs from :func:`scipy.optimize.least_squares`:
+
+    - the loss is the *mean* of the squared residuals (MATLAB's ``mse``, the
+      tutorial's), not half their sum, so ``goal``, ``loss`` and the curves
+      are means, and gradients and ``min_grad`` are those of the mean;
+      ``J^T J``, ``J^T r`` and ``mu`` are those of the plain sum of squares,
+      as in trainlm;
+    - the stopping criteria are trainlm's (``goal``, ``min_grad``,
+      ``mu_max``, ``max_iter``, ``max_time``) plus a relative ``tol`` on the
+      loss over ``n_iter_no_change`` iterations, instead of SciPy's
+      ``ftol``, ``xtol``, ``gtol`` and ``max_nfev``;
+    - the result is a :class:`~sklm.solvers.SolverResult`: ``status`` is a
+      :class:`~sklm.solvers.Status` (negative for failures), ``loss`` the
+      mean of squares where SciPy's ``cost`` is half the sum, and there is
+      no ``fun``, ``jac`` or ``nfev`` field;
+    - there are no bounds, robust losses (``loss='huber'``...) or sparse
+      Jacobians; there are first-order solvers, Newton's method, geodesic
+      acceleration and a GPU backend.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"Unknown solver {solver!r}; expected one of {sorted(SOLVERS)}.")
+    validate_parameter_constraints(
+        {"solver": [StrOptions(set(SOLVERS))],
+         "backend": [StrOptions({"numpy", "cupy", "auto"})]},
+        {"solver": solver, "backend": backend}, caller_name="least_squares")
     cls = SOLVERS[solver]
-    own = {name for klass in cls.__mro__ if klass is not object
-           for name in inspect.signature(klass.__init__).parameters} - {"self", "kwargs"}
-    unknown = sorted(set(solver_options) - own)
+    constraints = cls.parameter_constraints()
+    unknown = sorted(set(solver_options) - set(constraints))
     if unknown:
         raise TypeError(
             f"least_squares got options {unknown} that solver {solver!r} does not take."
         )
+    options = dict(solver_options, goal=goal, max_iter=max_iter, callback=callback,
+                   verbose=verbose)
+    validate_parameter_constraints(constraints, options, caller_name="least_squares")
     be = get_backend(backend)
-    x0 = np.asarray(x0, dtype=np.float64)
+    try:
+        x0 = np.asarray(x0, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"x0 must be a 1-D array of real numbers; {exc}.") from exc
     if x0.ndim != 1:
         raise ValueError(f"x0 must be 1-D; got shape {x0.shape}.")
+    if x0.size == 0:
+        raise ValueError("x0 is empty: there are no parameters to fit.")
+    if not np.isfinite(x0).all():
+        raise ValueError("x0 contains NaN or infinity.")
     problem = FunctionProblem(fun, x0, jac=jac, hess=hess, backend=be)
-    result = cls(goal=goal, max_iter=max_iter, callback=callback, verbose=verbose,
-                 **solver_options).run(problem, be.asarray(x0))
+    result = cls(**options).run(problem, be.asarray(x0))
     result.x = be.to_numpy(result.x)
     return result

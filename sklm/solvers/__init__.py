@@ -16,5 +16,29 @@ SOLVERS = {
     "adam": Adam,
 }
 
-__all__ = ["MESSAGES", "SOLVERS", "Adam", "GaussNewton", "IterationInfo",
+
+
+def option_constraints(names):
+    """The constraints the solvers declare for the parameters ``names``.
+
+    One declaration per option, wherever several solvers share it (``mu_init``
+    of LM and Newton, ``learning_rate_init`` of SGD and Adam, the stopping
+    criteria of all): :class:`~sklm.LMRegressor` and
+    :func:`~sklm.optimize.least_squares` validate with the same constraints.
+    """
+    merged = {}
+    for cls in SOLVERS.values():
+        for name, constraint in cls.parameter_constraints().items():
+            if name not in names:
+                continue
+            if name in merged and merged[name] is not constraint:
+                raise RuntimeError(f"solvers declare {name!r} twice, differently")
+            merged[name] = constraint
+    missing = set(names) - set(merged)
+    if missing:
+        raise RuntimeError(f"no solver declares {sorted(missing)}")
+    return merged
+
+
+__all__ = ["MESSAGES", "SOLVERS", "option_constraints", "Adam", "GaussNewton", "IterationInfo",
            "LevenbergMarquardt", "Newton", "SGD", "Solver", "SolverResult", "Status"]

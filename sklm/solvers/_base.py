@@ -19,10 +19,13 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES"]
+from .._sklearn_compat import Interval, Options
+
+__all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES", "SUCCESS"]
 
 
 class Status(enum.IntEnum):
@@ -40,8 +43,12 @@ class Status(enum.IntEnum):
     STEP_FAILED = -3
     INTERRUPTED = -4
     SINGULAR = -5
+    DIVERGED = -6
+    STALLED = -7
 
 
+#: One sentence per status, formatted with the solver's options. Each says what
+#: happened in a user's words; the estimator adds the remedy when it warns.
 MESSAGES = {
     Status.MAX_ITER: "The maximum number of iterations (max_iter={max_iter}) was reached.",
     Status.GOAL: "The loss reached the goal (goal={goal:g}).",
@@ -51,31 +58,48 @@ MESSAGES = {
     ),
     Status.MIN_GRAD: "The gradient norm fell below min_grad={min_grad:g}.",
     Status.MAX_TIME: "The time budget (max_time={max_time:g} s) was spent.",
-    Status.CALLBACK: "Stopped by the callback.",
+    Status.CALLBACK: "The callback asked to stop.",
     Status.CONVERGED: (
         "Converged to machine precision: the step that would lower the loss is "
         "smaller than the floating-point resolution of the parameters."
     ),
     Status.MU_MAX: (
-        "The damping mu exceeded mu_max={mu_max:g} without finding a step that "
+        "The damping mu exceeded mu_max={mu_max:g}: no step from the last point "
         "lowers the loss."
     ),
     Status.NON_FINITE: (
-        "The loss, gradient or curvature matrix (J^T J, Hessian) at the current "
-        "point is not finite."
+        "The loss or its derivatives (gradient, J^T J or Hessian) at the current "
+        "parameters are not finite (NaN or infinity)."
     ),
-    Status.STEP_FAILED: "No step that lowers the loss could be found.",
-    Status.INTERRUPTED: "Training was interrupted (KeyboardInterrupt).",
+    Status.STEP_FAILED: (
+        "No step along the Gauss-Newton direction lowers the loss, even after "
+        "halving it max_halvings={max_halvings} times."
+    ),
+    Status.INTERRUPTED: "Training was interrupted (KeyboardInterrupt, e.g. Ctrl-C).",
     Status.SINGULAR: (
-        "The normal matrix J^T J is singular (its Cholesky factorisation failed): "
-        "the undamped Gauss-Newton step is not defined."
+        "The normal matrix J^T J is singular, so the undamped Gauss-Newton step is "
+        "not defined."
+    ),
+    Status.DIVERGED: (
+        "The loss diverged: it became non-finite or rose above "
+        "{divergence_factor:g} times its lowest value."
+    ),
+    Status.STALLED: (
+        "The method is stuck, not converged: for n_iter_no_change={n_iter_no_change} "
+        "consecutive iterations the line search had to shorten the step and the loss "
+        "improved by less than tol={tol:g} (relative), while the gradient norm stayed "
+        "above min_grad={min_grad:g}."
     ),
 }
+
+#: Statuses that end a run successfully (``SolverResult.success``).
+SUCCESS = frozenset({Status.GOAL, Status.TOL, Status.MIN_GRAD, Status.CALLBACK,
+                     Status.CONVERGED})
 
 
 # Statuses with which a step reports that it could not, or need not, move.
 _NO_MOVE = {Status.MU_MAX, Status.NON_FINITE, Status.STEP_FAILED, Status.SINGULAR,
-            Status.CONVERGED}
+            Status.CONVERGED, Status.DIVERGED}
 
 
 @dataclass
@@ -84,6 +108,9 @@ class IterationInfo:
 
     ``extras`` is for callbacks that compute more per iteration (a validation
     monitor writes its validation loss there); the verbose table shows it.
+    ``step_scale`` is the fraction of the method's full step that was taken
+    (below 1 when a line search shortened it): the run loop does not count a
+    shortened step that barely lowers the loss as convergence.
     """
 
     iteration: int
@@ -93,6 +120,7 @@ class IterationInfo:
     mu: float = math.nan
     elapsed: float = 0.0
     status: Status | None = None
+    step_scale: float = 1.0
     extras: dict = field(default_factory=dict)
 
 
@@ -118,6 +146,10 @@ class SolverResult:
     loss_curve, mu_curve, grad_norm_curve, time_curve : list of float
         Per iteration, after the iteration.
     initial_loss : float
+    best_iteration : int
+        The iteration whose parameters ``x`` are (0 for the start): the last
+        one, except after a divergence or an interruption, which return the
+        lowest-loss point.
     """
 
     x: object
@@ -131,6 +163,7 @@ class SolverResult:
     mu_curve: list = field(default_factory=list)
     grad_norm_curve: list = field(default_factory=list)
     time_curve: list = field(default_factory=list)
+    best_iteration: int = 0
 
 
 class _Table:
@@ -167,14 +200,19 @@ class Solver(abc.ABC):
         Stop when the loss is at or below ``goal``.
     tol : float
         Stop when the loss has not improved by at least ``tol * best_loss`` for
-        ``n_iter_no_change`` consecutive iterations. 0 disables it.
-    n_iter_no_change : int
+        ``n_iter_no_change`` consecutive iterations. 0 disables it. Only
+        iterations that took the method's full step count: iterations whose
+        step a line search shortened count towards STALLED instead.
+    n_iter_no_change : int or inf
+        Patience of the ``tol`` test; ``inf`` never stops on it.
     min_grad : float
         Stop when the gradient norm of the loss falls below ``min_grad``.
     max_time : float or None
         Wall-clock budget in seconds.
     callback : callable or None
         ``callback(info: IterationInfo) -> bool``; returning True stops the run.
+        A callback with a ``stop_message`` attribute (a string) supplies the
+        stop message in place of the generic one.
     verbose : bool or int
     stream : file, default sys.stdout
     loss_unit : float, default=1.0
@@ -192,11 +230,32 @@ class Solver(abc.ABC):
     SGD and Adam, whose loss may rise, the best epoch), and ``n_iter`` and the
     curves count only completed iterations. An interrupt during ``init``
     (the first evaluation) propagates: nothing has been computed to return.
+
+    Methods whose loss may rise (SGD, Adam) set ``divergence_factor``: a loss
+    that becomes non-finite or exceeds that factor times the lowest loss so
+    far ends the run with DIVERGED and the lowest-loss parameters.
     """
 
     name = "base"
     #: Names of the method's own parameters, as LMRegressor spells them.
     options = ()
+    #: Constraints of this class's own ``__init__`` parameters, in
+    #: scikit-learn's form; :meth:`parameter_constraints` merges the bases'.
+    _parameter_constraints = {
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "goal": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {math.inf})],
+        "min_grad": [Interval(Real, 0, None, closed="left")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "callback": [callable, None],
+        "verbose": ["verbose"],
+        "stream": ["no_validation"],
+        "loss_unit": [Interval(Real, 0, None, closed="neither")],
+    }
+    #: None for monotone methods; see the class notes.
+    divergence_factor = None
 
     def __init__(self, *, max_iter=1000, goal=0.0, tol=0.0, n_iter_no_change=10,
                  min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None,
@@ -212,6 +271,14 @@ class Solver(abc.ABC):
         self.verbose = verbose
         self.stream = stream
 
+    @classmethod
+    def parameter_constraints(cls):
+        """Constraints of every ``__init__`` parameter, the bases' included."""
+        merged = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("_parameter_constraints", {}))
+        return merged
+
     # -------------------------------------------------------------- subclass
     @abc.abstractmethod
     def init(self, problem, x0):
@@ -223,9 +290,12 @@ class Solver(abc.ABC):
 
     # ------------------------------------------------------------------ loop
     def message(self, status):
+        if status == Status.CALLBACK and getattr(self.callback, "stop_message", None):
+            return self.callback.stop_message
         return MESSAGES[status].format(**{
             k: getattr(self, k, math.nan) for k in
-            ("max_iter", "goal", "tol", "n_iter_no_change", "min_grad", "max_time", "mu_max")
+            ("max_iter", "goal", "tol", "n_iter_no_change", "min_grad", "max_time", "mu_max",
+             "max_halvings", "divergence_factor")
         })
 
     def _reached_goal(self, loss):
@@ -236,6 +306,16 @@ class Solver(abc.ABC):
             return loss <= self.goal
         return loss * self.loss_unit <= self.goal
 
+    def _diverged(self, loss, best_loss, initial_loss):
+        if self.divergence_factor is None:
+            return False
+        if not math.isfinite(loss):
+            return True
+        # (the floor: a loss near zero may wobble by more than the factor in
+        # rounding alone)
+        floor = np.finfo(np.float64).eps * abs(initial_loss)
+        return loss > self.divergence_factor * max(best_loss, floor)
+
     def run(self, problem, x0):
         """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`."""
         start = time.perf_counter()
@@ -243,11 +323,13 @@ class Solver(abc.ABC):
         history = {"loss": [], "mu": [], "grad": [], "time": []}
         state = self.init(problem, x0)
         initial_loss = state.loss
-        # Lowest-loss point so far: the tol test's reference, and returned on
-        # interruption. A copy: O(n) per improving iteration, against at least
-        # O(m n) for the iteration itself.
-        best_x, best_loss = state.x, state.loss
-        no_improvement = 0
+        # Lowest-loss point so far: the tol test's reference, and returned
+        # after a divergence or an interruption. A copy: O(n) per improving
+        # iteration, against at least O(m n) for the iteration itself.
+        best_x, best_loss, best_iteration = state.x, state.loss, 0
+        # Iterations since the last improvement by tol: full steps (the tol
+        # test) and steps a line search shortened (the stall test).
+        no_improvement = stalled = 0
         iteration = 0
         status = None
         if not math.isfinite(state.loss):
@@ -279,6 +361,8 @@ class Solver(abc.ABC):
 
             if info.status is not None:
                 status = info.status
+            elif self._diverged(info.loss, best_loss, initial_loss):
+                status = Status.DIVERGED
             elif not math.isfinite(info.loss):
                 status = Status.NON_FINITE
             elif self._reached_goal(info.loss):
@@ -290,35 +374,39 @@ class Solver(abc.ABC):
             elif self.max_time is not None and info.elapsed >= self.max_time:
                 status = Status.MAX_TIME
             if status is None and self.tol > 0:
-                if info.loss > best_loss - self.tol * abs(best_loss):
-                    no_improvement += 1
+                if info.loss <= best_loss - self.tol * abs(best_loss):
+                    no_improvement = stalled = 0
+                elif info.step_scale < 1.0:
+                    stalled += 1
                 else:
-                    no_improvement = 0
+                    no_improvement += 1
                 if no_improvement >= self.n_iter_no_change:
                     status = Status.TOL
+                elif stalled >= self.n_iter_no_change:
+                    status = Status.STALLED
             if info.loss < best_loss:
-                best_x, best_loss = info.x.copy(), info.loss
+                best_x, best_loss, best_iteration = info.x.copy(), info.loss, iteration
         if status is None:
             status = Status.MAX_ITER
         message = self.message(status)
         if self.verbose:
             print(message, file=self.stream or sys.stdout)
-        x, loss = state.x, state.loss
-        if status == Status.INTERRUPTED:
-            x, loss = best_x, best_loss
+        x, loss, x_iteration = state.x, state.loss, iteration
+        if status in (Status.INTERRUPTED, Status.DIVERGED):
+            x, loss, x_iteration = best_x, best_loss, best_iteration
         return SolverResult(
             x=x,
             loss=loss,
             n_iter=iteration,
             status=status,
             message=message,
-            success=status in (Status.GOAL, Status.TOL, Status.MIN_GRAD, Status.CALLBACK,
-                               Status.CONVERGED),
+            success=status in SUCCESS,
             initial_loss=initial_loss,
             loss_curve=history["loss"],
             mu_curve=history["mu"],
             grad_norm_curve=history["grad"],
             time_curve=history["time"],
+            best_iteration=x_iteration,
         )
 
 

@@ -6,6 +6,9 @@ TensorFlow 1 do: ``lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`` and
 ``v`` by their corrections only in where ``epsilon`` enters.)
 """
 
+from numbers import Real
+
+from .._sklearn_compat import Interval
 from .sgd import FirstOrderSolver
 
 __all__ = ["Adam"]
@@ -29,6 +32,11 @@ class Adam(FirstOrderSolver):
     name = "adam"
     options = ("learning_rate_init", "beta_1", "beta_2", "epsilon", "batch_size",
                "shuffle", "random_state")
+    _parameter_constraints = {
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **kwargs):
         super().__init__(**kwargs)

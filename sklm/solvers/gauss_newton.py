@@ -12,6 +12,10 @@ acts only when the full step fails:
   up to ``max_halvings`` times, then the solver stops with STEP_FAILED
   (or CONVERGED if the halved step vanished below the parameters'
   floating-point resolution: the loss is at a minimum to machine precision).
+  A halved step is reported (``step_scale``) so that the run loop's ``tol``
+  test does not mistake a stall for convergence: ``n_iter_no_change``
+  halved steps in a row that barely lower the loss stop the run with
+  STALLED, a failure (Levenberg-Marquardt is the remedy).
 
 With ``safeguard=False`` (pure) every full step is taken, a singular ``J^T J``
 stops the run with status SINGULAR and a non-finite loss with NON_FINITE; the
@@ -21,7 +25,9 @@ parameters returned are always the last finite ones. Either way a non-finite
 
 import math
 from dataclasses import dataclass
+from numbers import Integral
 
+from .._sklearn_compat import Interval
 from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
 
 __all__ = ["GaussNewton"]
@@ -48,6 +54,10 @@ class GaussNewton(Solver):
 
     name = "gauss-newton"
     options = ()
+    _parameter_constraints = {
+        "safeguard": ["boolean"],
+        "max_halvings": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, *, safeguard=True, max_halvings=30, **kwargs):
         super().__init__(**kwargs)
@@ -81,8 +91,8 @@ class GaussNewton(Solver):
             # the tiny-decrease test above must not call this convergence.
             return IterationInfo(iteration, state.x, state.loss, status=Status.STEP_FAILED)
         loss_new = problem.loss(x_new)
+        halvings = 0
         if self.safeguard:
-            halvings = 0
             while not (math.isfinite(loss_new) and loss_new < state.loss):
                 halvings += 1
                 if halvings > self.max_halvings:
@@ -99,4 +109,5 @@ class GaussNewton(Solver):
         state.loss, state.JtJ, state.Jtr = problem.normal_equations(x_new)
         state.x = x_new
         grad_norm = 2.0 * norm(backend.xp, state.Jtr) / problem.scale
-        return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm)
+        return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm,
+                             step_scale=0.5**halvings)

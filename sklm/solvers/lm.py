@@ -55,7 +55,9 @@ second solve with the same Cholesky factor; never a new Jacobian.
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 
+from .._sklearn_compat import Interval, StrOptions
 from ._base import IterationInfo, Solver, Status, all_finite, norm
 from ._damped import damped_step
 
@@ -96,6 +98,8 @@ def damping_diagonal(JtJ_diag, damping, xp):
     """
     if damping == "levenberg":
         return xp.ones_like(JtJ_diag)
+    if damping != "marquardt":
+        raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}.")
     floor = max(float(JtJ_diag.max()), 1.0) * 1e-12
     return xp.maximum(JtJ_diag, floor)
 
@@ -103,21 +107,25 @@ def damping_diagonal(JtJ_diag, damping, xp):
 class LevenbergMarquardt(Solver):
     """Levenberg-Marquardt with ``J^T J`` reused across rejected trials.
 
+    The defaults are :class:`~sklm.LMRegressor`'s (Nielsen's rule, geodesic
+    acceleration, a relative ``mu_init``); ``mu_update='trainlm',
+    geodesic=False, mu_init=1e-3`` is MATLAB's trainlm.
+
     Parameters
     ----------
-    mu_init : float or 'auto'
+    mu_init : float or 'auto', default='auto'
         Initial damping. 'auto' is ``1e-3 * max(diag(J^T J))`` at ``x0``
         with ``mu_update='nielsen'`` and Levenberg damping (Madsen, Nielsen &
         Tingleff's ``tau``: on the scale of the data whatever the row count;
         seed-6d needed 57 instead of 67 Jacobians to validation relative MSE
         1e-4, docs/benchmarks.md), trainlm's 1e-3 otherwise.
-    mu_increase, mu_decrease, mu_max : float
-        Factor applied to ``mu`` after a rejected trial, after an accepted step
-        (trainlm's ``mu_dec``; 'trainlm' rule only) and its cap. trainlm's
-        defaults: 10, 0.1, 1e10.
-    damping : {'levenberg', 'marquardt'}
-    mu_update : {'trainlm', 'nielsen'}
-    geodesic : bool
+    mu_increase, mu_decrease, mu_max : float, default=10, 0.1, 1e10
+        Factor applied to ``mu`` after a rejected trial (above 1, so that a
+        rejection always raises ``mu``), after an accepted step (trainlm's
+        ``mu_dec``; 'trainlm' rule only) and its cap. trainlm's defaults.
+    damping : {'levenberg', 'marquardt'}, default='levenberg'
+    mu_update : {'nielsen', 'trainlm'}, default='nielsen'
+    geodesic : bool, default=True
         Add geodesic acceleration to every trial step (needs a problem with
         ``residual``, ``jvp`` and ``vjp``). Best with ``mu_update='nielsen'``.
     geodesic_alpha : float
@@ -132,10 +140,22 @@ class LevenbergMarquardt(Solver):
     name = "lm"
     options = ("mu_init", "mu_increase", "mu_decrease", "mu_max", "damping", "mu_update",
                "geodesic")
+    _parameter_constraints = {
+        "mu_init": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        # above 1: a rejected trial that could not raise mu would be retried forever
+        "mu_increase": [Interval(Real, 1, None, closed="neither")],
+        "mu_decrease": [Interval(Real, 0, 1, closed="neither")],
+        "mu_max": [Interval(Real, 0, None, closed="neither")],
+        "damping": [StrOptions({"levenberg", "marquardt"})],
+        "mu_update": [StrOptions(set(MU_UPDATES))],
+        "geodesic": ["boolean"],
+        "geodesic_alpha": [Interval(Real, 0, None, closed="neither")],
+        "geodesic_h": [Interval(Real, 0, None, closed="neither")],
+    }
 
-    def __init__(self, *, mu_init=1e-3, mu_increase=10.0, mu_decrease=0.1,
-                 mu_max=1e10, damping="levenberg", mu_update="trainlm",
-                 geodesic=False, geodesic_alpha=0.75, geodesic_h=0.1, **kwargs):
+    def __init__(self, *, mu_init="auto", mu_increase=10.0, mu_decrease=0.1,
+                 mu_max=1e10, damping="levenberg", mu_update="nielsen",
+                 geodesic=True, geodesic_alpha=0.75, geodesic_h=0.1, **kwargs):
         super().__init__(**kwargs)
         self.geodesic = bool(geodesic)
         self.geodesic_alpha = geodesic_alpha

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ._base import IterationInfo, Solver, Status, all_finite, norm
 from ._damped import damped_step
-from .lm import resolve_mu_init, trainlm_update
+from .lm import LevenbergMarquardt, resolve_mu_init, trainlm_update
 
 __all__ = ["Newton"]
 
@@ -34,7 +34,7 @@ class Newton(Solver):
 
     Parameters
     ----------
-    mu_init : float or 'auto'
+    mu_init : float or 'auto', default='auto'
         Initial damping; 'auto' is trainlm's 1e-3.
     mu_increase, mu_decrease, mu_max : float
         As for :class:`~sklm.solvers.lm.LevenbergMarquardt`.
@@ -44,8 +44,10 @@ class Newton(Solver):
 
     name = "newton"
     options = ("mu_init", "mu_increase", "mu_decrease", "mu_max")
+    _parameter_constraints = {name: LevenbergMarquardt._parameter_constraints[name]
+                              for name in options}
 
-    def __init__(self, *, mu_init=1e-3, mu_increase=10.0, mu_decrease=0.1, mu_max=1e10,
+    def __init__(self, *, mu_init="auto", mu_increase=10.0, mu_decrease=0.1, mu_max=1e10,
                  **kwargs):
         super().__init__(**kwargs)
         self.mu_init = mu_init

@@ -1,8 +1,9 @@
 """First-order methods: plain/momentum SGD here, Adam in ``adam.py``.
 
 One iteration is one *epoch*: a pass over the training rows in minibatches of
-``batch_size`` (None: the full batch, one step per epoch, the tutorial's
-gradient descent), shuffled each epoch when ``shuffle``. The loss recorded
+``batch_size`` ('auto': ``min(200, n_samples)`` as in scikit-learn; None: the
+full batch, one step per epoch, the tutorial's gradient descent), shuffled
+each epoch when ``shuffle``. The loss recorded
 after an epoch is the true training loss at the epoch's final parameters (one
 forward pass; with full batches it comes with the next gradient for free),
 not scikit-learn's running average of minibatch losses.
@@ -17,10 +18,12 @@ its learning rates carry over from scikit-learn too.
 import abc
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._sklearn_compat import Interval, StrOptions
 from ._base import IterationInfo, Solver, Status, norm
 
 __all__ = ["FirstOrderSolver", "SGD"]
@@ -36,7 +39,20 @@ class _FOState:
 
 
 class FirstOrderSolver(Solver):
-    """Epoch loop shared by SGD and Adam; subclasses define ``_update``."""
+    """Epoch loop shared by SGD and Adam; subclasses define ``_update``.
+
+    A loss that becomes non-finite or rises above ``divergence_factor`` (1e3)
+    times its lowest value stops the run with status DIVERGED and returns the
+    lowest-loss parameters: the learning rate is too large.
+    """
+
+    _parameter_constraints = {
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+    }
+    divergence_factor = 1e3
 
     def __init__(self, *, learning_rate_init=1e-3, batch_size=None, shuffle=True,
                  random_state=None, **kwargs):
@@ -59,13 +75,21 @@ class FirstOrderSolver(Solver):
         self._rng = check_random_state(self.random_state)
         return _FOState(x0, loss, grad, 0, self._slots(x0, problem.backend.xp))
 
-    def _full_batch(self, problem):
-        n = problem.n_samples
-        return n is None or self.batch_size is None or self.batch_size >= n
+    def batch_rows(self, n_samples):
+        """Rows per minibatch for ``n_samples`` rows (None: the full batch).
+
+        'auto' is scikit-learn's ``min(200, n_samples)``; a size above
+        ``n_samples`` is clipped to it.
+        """
+        if n_samples is None or self.batch_size is None:
+            return None
+        size = 200 if self.batch_size == "auto" else self.batch_size
+        return None if size >= n_samples else size
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
-        if self._full_batch(problem):
+        batch = self.batch_rows(problem.n_samples)
+        if batch is None:
             x_new = self._update(state.x, state, state.grad, xp)
             loss, grad = problem.gradient(x_new)
             grad_norm = norm(xp, grad)
@@ -77,12 +101,13 @@ class FirstOrderSolver(Solver):
             # to): a failed epoch returns it, not a mid-epoch point that may
             # already be NaN
             x_new = state.x
-            for start in range(0, n, self.batch_size):
-                _, g = problem.gradient(x_new, batch=order[start:start + self.batch_size])
+            for start in range(0, n, batch):
+                _, g = problem.gradient(x_new, batch=order[start:start + batch])
                 x_new = self._update(x_new, state, g, xp)
             loss, grad, grad_norm = problem.loss(x_new), None, math.nan
         if not (math.isfinite(loss) and bool(xp.isfinite(x_new).all())):
-            return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
+            # (the run loop returns the lowest-loss parameters)
+            return IterationInfo(iteration, state.x, state.loss, status=Status.DIVERGED)
         state.x, state.loss, state.grad = x_new, loss, grad
         return IterationInfo(iteration, x_new, loss, grad_norm=grad_norm)
 
@@ -109,6 +134,10 @@ class SGD(FirstOrderSolver):
     name = "sgd"
     options = ("learning_rate_init", "momentum", "nesterovs_momentum", "batch_size",
                "shuffle", "random_state")
+    _parameter_constraints = {
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+    }
 
     def __init__(self, *, momentum=0.9, nesterovs_momentum=True, **kwargs):
         super().__init__(**kwargs)
