@@ -96,5 +96,6 @@ class ValidationMonitor:
             self.best_x = info.x.copy()
             self.best_train_loss = info.loss
             self.best_iteration = info.iteration
+        info.extras["val_fails"] = self._no_improvement  # trainlm's validation checks
         return (self.n_iter_no_change is not None
                 and self._no_improvement >= self.n_iter_no_change)

@@ -9,11 +9,11 @@ fitted attributes, warnings and errors.
 import math
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -21,9 +21,9 @@ from . import __version__ as _version
 from ._backend import get_backend, is_cupy_array, to_host
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
-from ._normalisation import Normalisation
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from ._training_data import prepare_training_data
 from .solvers import SOLVERS, Status, option_constraints
 
 __all__ = ["LMRegressor"]
@@ -36,6 +36,29 @@ _PREDICT_CHUNK = 65536
 _STOPPING = ("max_iter", "tol", "n_iter_no_change", "goal", "min_grad", "max_time", "verbose")
 _SOLVER_PARAMETERS = _STOPPING + tuple(
     dict.fromkeys(name for cls in SOLVERS.values() for name in cls.options))
+
+# A fit on course to take longer than this (projected from its first
+# iterations) warns once how to bound it.
+_SLOW_FIT_SECONDS = 30.0
+
+
+class _Kept(NamedTuple):
+    """The parameters the model keeps (optimiser's units), their loss and iteration."""
+
+    theta: np.ndarray
+    loss: float
+    iteration: int
+
+
+class _Run(NamedTuple):
+    """What the run phase hands to the finish phase."""
+
+    result: object  # SolverResult
+    monitor: object  # ValidationMonitor or None
+    backend: str
+    kept: _Kept
+    one_iteration: bool  # partial_fit: reaching max_iter=1 is the plan, not a failure
+
 
 # Bumped whenever the pickled state changes shape; see __setstate__.
 # 2: the normalize_X and normalize_y parameters (format 1 models were
@@ -112,19 +135,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Initial damping. A number is on the scale of ``J^T J`` of the
         weighted sum of squared errors (of the normalised problem, with the
         default ``normalize_X`` and ``normalize_y``), as in trainlm and in
-        the tutorial
-        (which starts at 3), whatever the rule. 'auto' starts each rule as its
-        source does: ``solver='lm'`` with ``mu_update='nielsen'`` and
-        Levenberg damping at ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen &
-        Tingleff's ``tau = 1e-3``: on the scale of the data whatever the row
-        count), anything else ('trainlm', 'marquardt', 'newton') at
-        trainlm's 1e-3. Measured against a fixed 1e-3 with
-        Nielsen + geodesic: Jacobians to validation relative MSE 1e-4 on the
-        6-D Rosenbrock benchmark 302 against 332 over 5 seeds (median 57
-        against 67); on the tutorial's figure-2 data, iterations to a
-        training relative MSE of 1e-6, median 58 against 66.5 over 10 seeds
-        (fewer for 7); on small standardised 2-D fits, no difference (median
-        61.5 against 62 over 20 seeds, fewer for 9).
+        the tutorial (which starts at 3), whatever the rule. 'auto' starts
+        each rule as its source does: ``solver='lm'`` with
+        ``mu_update='nielsen'`` and Levenberg damping at
+        ``1e-3 * max(diag(J^T J))`` (Madsen, Nielsen & Tingleff's
+        ``tau = 1e-3``: on the scale of the data whatever the row count),
+        anything else ('trainlm', 'marquardt', 'newton') at trainlm's 1e-3.
+        Measured in docs/benchmarks.md ("Which damping rule should be the
+        default").
     mu_increase : float, default=10.0
         Factor applied to ``mu`` after a rejected trial step (trainlm
         ``mu_inc``), by the 'trainlm' rule and by Newton. Nielsen's rule
@@ -142,11 +160,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         rule, smooth, scale-free after the first steps. 'trainlm': MATLAB's
         fixed factors ``mu_decrease`` / ``mu_increase`` (choose it, with
         ``geodesic=False``, to reproduce trainlm). The default was chosen by
-        measurement: on the 6-D Rosenbrock benchmark (10,000 samples, 311
-        parameters, 3 starts) Nielsen with geodesic acceleration reached a
-        validation relative MSE of 1e-4 in 65-68 Jacobians from
-        ``mu_init=1e-3`` (46-57 from 'auto'), trainlm's rule in 286 and 545
-        (and not within 600 from the third start).
+        measurement (docs/benchmarks.md, "Which damping rule should be the
+        default").
     geodesic : bool, default=True
         Add geodesic acceleration (Transtrum & Sethna, 2012) to every LM
         trial step: a second-order correction along the curvature of the
@@ -164,13 +179,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         ``intercepts_`` take raw inputs and the objective is unchanged (the
         solver gives first-layer weights ``alpha / sigma_j^2``): only the
         optimiser's path changes. Why it is the default: the initial weights
-        assume inputs of order 1. Without it, 2-10-1 fits of the 2-D
-        Rosenbrock function on inputs in [-2, 2] (300 iterations, 3 seeds,
-        ``python -m benchmarks.defaults inputs``) ended with ``1 - R^2`` of
-        1.5e-11; on those inputs times 100, 0.055; times 1e-4, 0.71; plus 10,
-        0.024; plus 100, 1 (saturated units). With it, 4e-10 to 5e-10 in
-        every case. A ``StandardScaler`` in a ``Pipeline`` does the same job;
-        with one, this is all but the identity.
+        assume inputs of order 1; measured on shifted and scaled inputs in
+        docs/benchmarks.md ("Estimator defaults for inputs and targets"). A
+        ``StandardScaler`` in a ``Pipeline`` does the same job; with one, this
+        is all but the identity.
     normalize_y : bool, default=True
         Train on centred, scaled targets ``(y - c) / s``, as MATLAB's
         ``fitnet`` does by default (``mapminmax``): ``c`` is each output's
@@ -185,14 +197,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         rates of 'sgd' and 'adam' refer to the normalised problem, as
         trainlm's ``mu`` does (so a learning rate tuned for MLPRegressor on
         targets far from order 1 does not carry over). Why it is the default: the
-        initial weights and ``mu_init`` are made for targets of order 1.
-        Without it, 2-10-1 fits of the 2-D Rosenbrock function (300
-        iterations, 3 seeds, ``python -m benchmarks.defaults scale``) reached
-        a median relative validation MSE of 2.4e-10 on standardised targets,
-        0.026 on targets 100 times larger, 0.57 at 1,000 times, 0.37 on
-        standardised targets shifted by 10,000; with it, 4e-10 to 6e-10 at
-        every scale and shift. False trains on ``y`` as given
-        (scikit-learn's MLPRegressor; the tutorial's raw-unit runs).
+        initial weights and ``mu_init`` are made for targets of order 1;
+        measured on scaled and shifted targets in docs/benchmarks.md
+        ("Estimator defaults for inputs and targets"). False trains on ``y``
+        as given (scikit-learn's MLPRegressor; the tutorial's raw-unit runs).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its loss has
         not improved for ``n_iter_no_change`` iterations, and keep the
@@ -219,17 +227,25 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Seeds the initial weights (drawn on the CPU, so every backend starts
         from the same point) and the validation split.
     verbose : bool or int, default=False
-        Print a table of the iterations.
+        Print progress as MATLAB's trainlm does: iteration, time, loss and
+        (with early stopping) validation loss and checks failed, gradient
+        norm and ``mu``, then a line that says why training stopped. 1 (or
+        True) prints the first and last iterations and at most about one row
+        a second between them; 2 or more prints every iteration. Quiet fits
+        that are on course to take more than 30 s warn once how to bound them.
     warm_start : bool, default=False
         Start from the fitted weights of the previous call to ``fit``; the
-        curves and ``n_iter_`` continue.
+        curves continue, ``n_iter_`` counts the new call's iterations (as in
+        scikit-learn).
     learning_rate_init : float, default=1e-3
         Step size of 'sgd' and 'adam', for the gradient of the mean loss (of
         the normalised problem, with the default ``normalize_X`` and
         ``normalize_y``).
-    batch_size : int or None, default=None
-        Minibatch size of 'sgd' and 'adam'. None is the full batch (one step
-        per epoch, deterministic), unlike MLPRegressor's ``'auto'`` (200).
+    batch_size : int, 'auto' or None, default='auto'
+        Minibatch size of 'sgd' and 'adam': 'auto' is ``min(200, n_samples)``
+        as in MLPRegressor; a size above the number of training samples is
+        clipped to it, with a warning. None is the full batch (one step per
+        epoch, deterministic: the tutorial's gradient descent).
     shuffle : bool, default=True
         Shuffle the rows every epoch ('sgd', 'adam' with minibatches).
     momentum : float, default=0.9
@@ -250,7 +266,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     best_loss_ : float or None
         Lowest training loss seen; None when ``early_stopping``.
     loss_curve_ : list of float
-        Training loss after each iteration.
+        Training loss after each iteration (of every ``fit`` with
+        ``warm_start`` and every ``partial_fit`` call).
     validation_loss_curve_ : list of float or None
         Validation mean squared error after each iteration (``early_stopping``).
     validation_scores_ : list of float or None
@@ -263,11 +280,24 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Damping after each iteration (NaN for solvers without damping), on
         the normalised problem's scale with the default ``normalize_X`` and
         ``normalize_y``.
+    gradient_curve_ : list of float
+        Norm of the gradient of the loss after each iteration (trainlm's
+        ``tr.gradient``), of the normalised problem with the default
+        ``normalize_X`` and ``normalize_y``; NaN for minibatch epochs.
     time_curve_ : list of float
         Seconds since the start of training after each iteration (continued
         across ``warm_start`` fits).
     n_iter_ : int
-        Iterations run.
+        Iterations run by the last call to ``fit`` or ``partial_fit``
+        (accepted steps of the damped solvers, epochs of 'sgd' and 'adam').
+    t_ : int
+        Training samples seen by the solver, over all calls: the training
+        rows times the iterations (as MLPRegressor's ``t_``).
+    best_iteration_ : int
+        The iteration whose parameters the model holds, counted along
+        ``loss_curve_`` (1 for its first entry; 0 for the starting point):
+        the last one, the best validated one with ``early_stopping``, or the
+        one with the lowest loss after a divergence or an interruption.
     stop_reason_ : str
         Why training stopped.
     n_features_in_ : int
@@ -383,7 +413,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         verbose=False,
         warm_start=False,
         learning_rate_init=1e-3,
-        batch_size=None,
+        batch_size="auto",
         shuffle=True,
         momentum=0.9,
         nesterovs_momentum=True,
@@ -446,9 +476,84 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         self : LMRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One more iteration on ``X``, ``y``: an epoch for 'sgd' and 'adam', one step otherwise.
+
+        The first call initialises the network and, with ``normalize_X`` and
+        ``normalize_y``, fixes the normalisation from its data (later calls
+        reuse it: give the first call representative rows, or scale outside
+        with those options off). Later calls continue from the fitted weights
+        and from the solver's state (Adam's moments, SGD's velocity, LM's and
+        Newton's ``mu``), whatever ``warm_start`` says. The stopping rules do
+        not apply across calls; a call ends after its one iteration, without
+        a warning unless that iteration failed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : LMRegressor
+            The updated estimator.
+        """
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True: one "
+                             "iteration has nothing to stop. Use fit.")
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _fit(self, X, y, sample_weight, incremental):
+        continuing = (incremental or self.warm_start) and hasattr(self, "coefs_")
+        mlp, data, theta0, rng = self._prepare(X, y, sample_weight, continuing, incremental)
+        carry = self._solver_carry if incremental and continuing else None
+        run = self._run(mlp, data, theta0, rng, incremental, carry)
+        self._finish(mlp, data, run, continuing)
+        return self
+
+    # ---------------------------------------------------------- 1. prepare
+    def _prepare(self, X, y, sample_weight, continuing, incremental):
+        """Validate the input; split, normalise; the network and its start.
+
+        Returns ``(mlp, data, theta0, rng)``: ``theta0`` in the optimiser's
+        units, ``data`` a :class:`~sklm._training_data.TrainingData`.
         """
         hidden = self._validated_hidden_layer_sizes()
-        continuing = self.warm_start and hasattr(self, "coefs_")
+        X, Y, sample_weight = self._validated_data(X, y, sample_weight, continuing)
+        rng = check_random_state(self.random_state)
+        mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
+        # Drawn even when continuing, so that the draws after it (the
+        # validation split, minibatch order) are those of the first fit: a
+        # warm-started fit must validate on the same rows, not on rows it
+        # trained on before.
+        theta_init = mlp.init_params(rng, self.init)
+        if continuing and [c.shape for c in self.coefs_] != _weight_shapes(mlp):
+            raise ValueError(
+                "warm_start=True and partial_fit need the same hidden_layer_sizes as "
+                f"the fitted model ({self.coefs_[0].shape[1:]}...); got {hidden}."
+            )
+        # A partial_fit keeps the first call's normalisation: its solver
+        # state (moments, mu) lives in those units.
+        keep = incremental and continuing and getattr(self, "_normalisation", None)
+        data = prepare_training_data(
+            X, Y, sample_weight, rng=rng,
+            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            normalize_X=self.normalize_X, normalize_y=self.normalize_y,
+            norm=keep or None)
+        if continuing:
+            theta0 = data.to_solver(mlp, mlp.pack(self.coefs_, self.intercepts_))
+        else:
+            theta0 = theta_init
+        return mlp, data, theta0, rng
+
+    def _validated_data(self, X, y, sample_weight, continuing):
+        """``X``, ``Y`` (2-D) and the weights as checked float64 host arrays."""
         # CuPy inputs are validated and split on the host, then the problem
         # moves the training rows to the device once (a single round trip).
         X, y, sample_weight = (to_host(v) for v in (X, y, sample_weight))
@@ -475,73 +580,48 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("sample_weight must have a positive sum; got all zeros.")
         if continuing and Y.shape[1] != self.n_outputs_:
             raise ValueError(
-                f"y has {Y.shape[1]} outputs but the warm-started model has "
-                f"{self.n_outputs_}; fit with warm_start=False to change them."
+                f"y has {Y.shape[1]} outputs but the fitted model has {self.n_outputs_}; "
+                "fit with warm_start=False to change them."
             )
+        return X, Y, sample_weight
 
-        rng = check_random_state(self.random_state)
-        mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
-        # Drawn even when continuing, so that the draws after it (the
-        # validation split, minibatch order) are those of the first fit: a
-        # warm-started fit must validate on the same rows, not on rows it
-        # trained on before.
-        theta_init = mlp.init_params(rng, self.init)
-        if continuing:
-            if [c.shape for c in self.coefs_] != _weight_shapes(mlp):
-                raise ValueError(
-                    "warm_start=True needs the same hidden_layer_sizes as the fitted "
-                    f"model ({self.coefs_[0].shape[1:]}...); got {hidden}."
-                )
-            theta0 = mlp.pack(self.coefs_, self.intercepts_)  # in y's units
+    # -------------------------------------------------------------- 2. run
+    def _run(self, mlp, data, theta0, rng, one_iteration, carry):
+        """Problem, monitor and solver on the backend; the solver's result.
 
-        X_val = Y_val = w_val = None
-        if self.early_stopping:
-            X, X_val, Y, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight, rng)
-
-        # The solver works on normalised inputs and targets, from initial
-        # weights drawn for them; a warm start's fitted weights and the result
-        # are converted at the boundary (see _normalisation).
-        x_max, y_max = float(np.abs(X).max()), float(np.abs(Y).max())
-        norm = Normalisation.fit(X, Y, sample_weight, inputs=self.normalize_X,
-                                 targets=self.normalize_y)
-        X, Y = norm.transform(X, Y)
-        if X_val is not None:
-            X_val, Y_val = norm.transform(X_val, Y_val)
-        theta0 = norm.to_solver(mlp, theta0) if continuing else theta_init
-        loss_unit = norm.loss_unit
-
+        ``one_iteration`` for ``partial_fit``; ``carry`` the solver state it
+        resumes from (None: a fresh start).
+        """
         backend = get_backend(self.backend)
         if self.verbose:
-            print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
-                  f"{X.shape[0]} training samples")
-            if self.normalize_X or self.normalize_y:
-                print("Training on normalised data (normalize_X, normalize_y); losses in "
-                      "y's units, mu and grad norm those of the normalised problem.")
+            print(f"LMRegressor: solver {self.solver!r}, backend {backend.name}, "
+                  f"{mlp.n_params} parameters, {data.n_samples} training samples; losses "
+                  "in y's units, gradient and mu those of the normalised problem.")
         chunk = self.chunk_size or backend.chunk_rows(
-            row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
-            n_rows=X.shape[0])
-        problem = MLPProblem(mlp, X, Y, sample_weight, norm.penalty(mlp, self.alpha),
+            row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * data.Y.shape[1],
+            n_rows=data.n_samples)
+        problem = MLPProblem(mlp, data.X, data.Y, data.w, data.norm.penalty(mlp, self.alpha),
                              backend, chunk, dtype=self.dtype)
-
         monitor = None
-        if self.early_stopping:
-            X_val_device = backend.asarray(X_val)
+        if data.validation is not None:
+            X_val, Y_val, w_val = (backend.asarray(a) for a in data.validation)
 
             def predict_val(x):
-                return mlp.predict_rows(mlp.unpack(x), X_val_device, backend.xp, chunk)
+                return mlp.predict_rows(mlp.unpack(x), X_val, backend.xp, chunk)
 
-            monitor = ValidationMonitor(predict_val, backend.asarray(Y_val),
-                                        backend.asarray(w_val), self.tol,
-                                        self.n_iter_no_change, backend.xp, loss_unit)
-
+            monitor = ValidationMonitor(predict_val, Y_val, w_val, self.tol,
+                                        self.n_iter_no_change, backend.xp, data.loss_unit)
         x0 = backend.asarray(theta0)
         if monitor is not None:
             monitor.start(x0)
-        solver = SOLVERS[self.solver](**self._solver_options(monitor, rng, loss_unit))
-        result = solver.run(problem, x0)
+        options = self._solver_options(monitor, rng, data)
+        if one_iteration:
+            options["max_iter"] = 1
+        result = SOLVERS[self.solver](**options).run(problem, x0, carry=carry)
         if not math.isfinite(result.initial_loss):
             # Nothing was trained: rather than a warning and a random network,
             # say which data cannot be squared in float64.
+            x_max, y_max = data.raw_max
             raise ValueError(
                 f"The training loss at the initial parameters is not finite "
                 f"({result.initial_loss}): the inputs or targets are too large to "
@@ -549,54 +629,20 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 "Scale them: normalize_X=True and normalize_y=True (the defaults), or "
                 "StandardScaler on X in a Pipeline and TransformedTargetRegressor for y."
             )
-
-        x, loss = result.x, result.loss
+        kept = _Kept(backend.to_numpy(result.x), result.loss, result.best_iteration)
         if monitor is not None and monitor.best_x is not None:
             # the training loss there is known: the start's, or the iteration's
-            x = monitor.best_x
-            loss = (monitor.best_train_loss if monitor.best_iteration
-                    else result.initial_loss)
-        theta = norm.to_user(mlp, backend.to_numpy(x))
-        self._set_fitted(mlp, backend, theta, result, monitor, loss, loss_unit, continuing)
-        self._warn(result, monitor)
-        return self
+            kept = _Kept(backend.to_numpy(monitor.best_x),
+                         monitor.best_train_loss if monitor.best_iteration
+                         else result.initial_loss,
+                         monitor.best_iteration)
+        return _Run(result, monitor, backend.name, kept, one_iteration)
 
-    def _validated_hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
-
-    def _split(self, X, Y, sample_weight, rng):
-        n_val = math.ceil(self.validation_fraction * X.shape[0])
-        if X.shape[0] - n_val < 1 or n_val < 1:
-            raise ValueError(
-                f"early_stopping=True needs at least one training and one validation "
-                f"sample; with {X.shape[0]} samples and validation_fraction="
-                f"{self.validation_fraction} there are not enough. Provide more data "
-                "or set early_stopping=False."
-            )
-        seed = rng.randint(np.iinfo(np.int32).max)
-        parts = train_test_split(X, Y, sample_weight, test_size=n_val, random_state=seed)
-        # Both losses divide by their part's total weight.
-        for name, w in (("training", parts[4]), ("validation", parts[5])):
-            if not w.sum() > 0:
-                raise ValueError(
-                    f"early_stopping=True left the {name} part of the data with zero "
-                    "total sample_weight (too few rows have positive weight). Give "
-                    "more rows positive weight, change validation_fraction or "
-                    "random_state, or set early_stopping=False."
-                )
-        return parts
-
-    def _solver_options(self, monitor, rng, loss_unit):
+    def _solver_options(self, monitor, rng, data):
         options = dict(
             max_iter=self.max_iter,
             goal=self.goal,
-            loss_unit=loss_unit,  # goal and verbose in y's units
+            loss_unit=data.loss_unit,  # goal and verbose in y's units
             # With a validation set, tol/n_iter_no_change judge the validation
             # loss (the monitor), as in scikit-learn, not the training loss.
             tol=0.0 if monitor is not None else self.tol,
@@ -605,43 +651,63 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             max_time=self.max_time,
             callback=monitor,
             verbose=self.verbose,
+            slow_fit_warning=_SLOW_FIT_SECONDS,
         )
         # Each solver names the estimator parameters it uses.
         for name in SOLVERS[self.solver].options:
             options[name] = rng if name == "random_state" else getattr(self, name)
+        if "batch_size" in options:
+            self._check_batch_size(data.n_samples)
         return options
 
-    def _set_fitted(self, mlp, backend, theta, result, monitor, loss, loss_unit, continuing):
-        """Store ``theta`` (in y's units) and the curves, converted to y's units."""
-        params = mlp.unpack(theta)
+    def _check_batch_size(self, n_samples):
+        size = self.batch_size
+        if isinstance(size, Integral) and size > n_samples:
+            warnings.warn(
+                f"batch_size={size} is larger than the {n_samples} training samples; "
+                "it is clipped to a full batch.", UserWarning, stacklevel=6)
+
+    # ----------------------------------------------------------- 3. finish
+    def _finish(self, mlp, data, run, continuing):
+        """Parameters and curves in the user's units, fitted attributes, warnings."""
+        result, monitor, kept = run.result, run.monitor, run.kept
+        unit = data.loss_unit
+        params = mlp.unpack(data.to_user(mlp, kept.theta))
         self.coefs_ = [W.copy() for W, _ in params]
         self.intercepts_ = [b.copy() for _, b in params]
         self.n_outputs_ = mlp.n_outputs
         self.n_layers_ = mlp.n_layers + 1
         self.out_activation_ = "identity"
-        self.backend_ = backend.name
+        self.backend_ = run.backend
+        self._normalisation = data.norm
+        self._solver_carry = result.carry
+        self._status = result.status
         if not continuing:
-            self.n_iter_ = 0
+            self.t_ = 0
             self.loss_curve_ = []
             self.mu_curve_ = []
+            self.gradient_curve_ = []
             self.time_curve_ = []
             self.validation_loss_curve_ = [] if monitor is not None else None
             self.validation_scores_ = [] if monitor is not None else None
-        previous_iterations = self.n_iter_
-        self.n_iter_ += result.n_iter
-        self.loss_curve_ = list(self.loss_curve_) + [v * loss_unit for v in result.loss_curve]
+        before = len(self.loss_curve_)  # iterations of the earlier calls
+        self.n_iter_ = result.n_iter
+        self.t_ += result.n_iter * data.n_samples
+        self.best_iteration_ = before + kept.iteration
+        self.loss_curve_ = list(self.loss_curve_) + [v * unit for v in result.loss_curve]
         self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
+        self.gradient_curve_ = list(self.gradient_curve_) + result.grad_norm_curve
         offset = self.time_curve_[-1] if continuing and self.time_curve_ else 0.0
         self.time_curve_ = list(self.time_curve_) + [offset + t for t in result.time_curve]
-        self.loss_ = float(loss) * loss_unit
+        self.loss_ = float(kept.loss) * unit
         self.stop_reason_ = result.message
-        if monitor is not None and result.status == Status.CALLBACK:
-            kept = (f"The parameters of iteration {previous_iterations + monitor.best_iteration} "
-                    "(best validation loss) were restored." if monitor.best_iteration
-                    else "The starting parameters, better than any iteration, were kept.")
-            self.stop_reason_ = f"{result.message} {kept}"
-        self._status = result.status
         if monitor is not None:
+            if result.status == Status.CALLBACK:
+                restored = (f"The parameters of iteration {self.best_iteration_} (best "
+                            "validation loss) were restored." if kept.iteration
+                            else "The starting parameters, better than any iteration, "
+                            "were kept.")
+                self.stop_reason_ = f"{result.message} {restored}"
             # (the monitor reports in y's units already)
             self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses
             self.validation_scores_ = list(self.validation_scores_ or []) + monitor.scores
@@ -654,7 +720,18 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             # (the start's too: a fit that diverged from its first epoch keeps it)
-            self.best_loss_ = min(self.loss_curve_ + [result.initial_loss * loss_unit])
+            self.best_loss_ = min(self.loss_curve_ + [result.initial_loss * unit])
+        if not (run.one_iteration and result.status == Status.MAX_ITER):
+            self._warn(result, monitor)
+
+    def _validated_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
 
     def _warn(self, result, monitor):
         """A ConvergenceWarning naming the cause of a stop that is not a success."""

@@ -37,6 +37,7 @@ BAD = {
     "callback": [3],
     "verbose": ["yes", 2.5],
     "loss_unit": [0.0, -1.0],
+    "slow_fit_warning": [0.0, -5.0, "soon"],
     "mu_init": [-1.0, "fast", math.nan],
     "mu_increase": [1.0, 0.5, 0.0],
     "mu_decrease": [0.0, 1.0, 1.5],

@@ -1,6 +1,6 @@
 """Solvers: each sees only a :class:`~sklm._problem.Problem`."""
 
-from ._base import MESSAGES, IterationInfo, Solver, SolverResult, Status
+from ._base import MESSAGES, IterationInfo, SlowFitWarning, Solver, SolverResult, Status
 from .adam import Adam
 from .gauss_newton import GaussNewton
 from .lm import LevenbergMarquardt
@@ -40,5 +40,6 @@ def option_constraints(names):
     return merged
 
 
-__all__ = ["MESSAGES", "SOLVERS", "option_constraints", "Adam", "GaussNewton", "IterationInfo",
-           "LevenbergMarquardt", "Newton", "SGD", "Solver", "SolverResult", "Status"]
+__all__ = ["MESSAGES", "SOLVERS", "Adam", "GaussNewton", "IterationInfo", "LevenbergMarquardt",
+           "Newton", "SGD", "SlowFitWarning", "Solver", "SolverResult", "Status",
+           "option_constraints"]

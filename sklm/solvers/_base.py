@@ -18,6 +18,7 @@ import enum
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -25,7 +26,12 @@ import numpy as np
 
 from .._sklearn_compat import Interval, Options
 
-__all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES", "SUCCESS"]
+__all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES", "SUCCESS",
+           "SlowFitWarning"]
+
+
+class SlowFitWarning(UserWarning):
+    """A fit is on course to take long: bound it with ``max_time``."""
 
 
 class Status(enum.IntEnum):
@@ -150,6 +156,8 @@ class SolverResult:
         The iteration whose parameters ``x`` are (0 for the start): the last
         one, except after a divergence or an interruption, which return the
         lowest-loss point.
+    carry : dict
+        The method's state to resume from (``Solver.run(..., carry=)``).
     """
 
     x: object
@@ -164,30 +172,57 @@ class SolverResult:
     grad_norm_curve: list = field(default_factory=list)
     time_curve: list = field(default_factory=list)
     best_iteration: int = 0
+    carry: dict = field(default_factory=dict)
 
 
 class _Table:
-    """The fixed-width ``verbose`` table: a header once, then one row per iteration."""
+    """The ``verbose`` progress table, with MATLAB trainlm's columns.
 
-    def __init__(self, stream, loss_unit):
+    Iteration, time, loss (in the caller's units), the validation loss and
+    the validation checks failed so far (with early stopping), the gradient
+    norm and ``mu``. ``verbose=1`` prints the first row, then at most about
+    one row a second, and the last row; ``verbose >= 2`` prints every row.
+    """
+
+    _NAMES = {"val_loss": "Val. loss", "val_fails": "Val. fails"}
+
+    def __init__(self, stream, loss_unit, every_row):
         self.stream = stream
         self.loss_unit = loss_unit
+        self.every_row = every_row
         self.extra_keys = None
+        self.last_printed = None  # (iteration, elapsed) of the last row printed
+        self.pending = None  # the latest row not printed (throttled)
 
     def row(self, info):
+        if (self.every_row or self.last_printed is None
+                or info.elapsed - self.last_printed[1] >= 1.0):
+            self._print(info)
+        else:
+            self.pending = info
+
+    def close(self):
+        """Print the last row if throttling held it back."""
+        if self.pending is not None:
+            self._print(self.pending)
+
+    def _print(self, info):
         if self.extra_keys is None:
             self.extra_keys = list(info.extras)
-            cols = ["Iteration", "Loss"] + [k.replace("_", " ").title() for k in self.extra_keys]
-            cols += ["Mu", "Grad norm", "Time (s)"]
-            print(f"{cols[0]:>9}" + "".join(f"{c:>14}" for c in cols[1:]), file=self.stream)
-        vals = [info.loss * self.loss_unit]
-        vals += [info.extras.get(k, math.nan) for k in self.extra_keys]
-        vals += [info.mu, info.grad_norm]
-        print(
-            f"{info.iteration:>9d}" + "".join(f"{v:>14.6e}" for v in vals)
-            + f"{info.elapsed:>14.3f}",
-            file=self.stream,
-        )
+            cols = ["Iter", "Time (s)", "Loss"]
+            cols += [self._NAMES.get(k, k.replace("_", " ").title()) for k in self.extra_keys]
+            cols += ["Gradient", "Mu"]
+            print(f"{cols[0]:>7}{cols[1]:>10}" + "".join(f"{c:>13}" for c in cols[2:]),
+                  file=self.stream)
+        cells = [f"{info.iteration:>7d}", f"{info.elapsed:>10.2f}",
+                 f"{info.loss * self.loss_unit:>13.5e}"]
+        for key in self.extra_keys:
+            value = info.extras.get(key, math.nan)
+            cells.append(f"{value:>13d}" if isinstance(value, int) else f"{value:>13.5e}")
+        cells += [f"{info.grad_norm:>13.3e}", f"{info.mu:>13.3e}"]
+        print("".join(cells), file=self.stream)
+        self.last_printed = (info.iteration, info.elapsed)
+        self.pending = None
 
 
 class Solver(abc.ABC):
@@ -214,12 +249,18 @@ class Solver(abc.ABC):
         A callback with a ``stop_message`` attribute (a string) supplies the
         stop message in place of the generic one.
     verbose : bool or int
+        1 (or True): a progress table throttled to about a row a second, and
+        a closing line saying why the run stopped; 2 or more: every row.
     stream : file, default sys.stdout
     loss_unit : float, default=1.0
         The caller's unit of loss in the problem's: ``goal`` is compared with,
         and ``verbose`` prints, ``loss * loss_unit`` (the estimator's losses in
         ``y``'s units when it trains on normalised targets). Everything else,
         the result's curves included, is the problem's own loss.
+    slow_fit_warning : float or None, default=None
+        Warn once (``SlowFitWarning``) when the first iterations project
+        more than this many seconds to ``max_iter`` (bounded by
+        ``max_time``); None never warns.
 
     Notes
     -----
@@ -253,14 +294,16 @@ class Solver(abc.ABC):
         "verbose": ["verbose"],
         "stream": ["no_validation"],
         "loss_unit": [Interval(Real, 0, None, closed="neither")],
+        "slow_fit_warning": [Interval(Real, 0, None, closed="neither"), None],
     }
     #: None for monotone methods; see the class notes.
     divergence_factor = None
 
     def __init__(self, *, max_iter=1000, goal=0.0, tol=0.0, n_iter_no_change=10,
                  min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None,
-                 loss_unit=1.0):
+                 loss_unit=1.0, slow_fit_warning=None):
         self.max_iter = max_iter
+        self.slow_fit_warning = slow_fit_warning
         self.loss_unit = loss_unit
         self.goal = goal
         self.tol = tol
@@ -287,6 +330,16 @@ class Solver(abc.ABC):
     @abc.abstractmethod
     def step(self, problem, state, iteration):
         """One iteration from ``state`` (updated in place); return an IterationInfo."""
+
+    def carry(self, problem, state):
+        """What a later run may resume from (``partial_fit``): damping, moments.
+
+        Host (NumPy) values, so that an estimator holding them pickles anywhere.
+        """
+        return {}
+
+    def resume(self, problem, state, carry):
+        """Continue from a previous run's :meth:`carry` (``state`` is fresh from init)."""
 
     # ------------------------------------------------------------------ loop
     def message(self, status):
@@ -316,13 +369,35 @@ class Solver(abc.ABC):
         floor = np.finfo(np.float64).eps * abs(initial_loss)
         return loss > self.divergence_factor * max(best_loss, floor)
 
-    def run(self, problem, x0):
-        """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`."""
+    def _warn_if_slow(self, iteration, elapsed):
+        """Once, early: warn when the run is on course to take very long."""
+        per_iteration = elapsed / iteration
+        projected = per_iteration * self.max_iter
+        if self.max_time is not None:
+            projected = min(projected, self.max_time)
+        if projected > self.slow_fit_warning:
+            warnings.warn(
+                f"This fit is on course to take up to {projected:.0f} s ({per_iteration:.3g} s "
+                f"an iteration, max_iter={self.max_iter}). Set max_time to bound it, train "
+                "a smaller network or on fewer rows, or set verbose=1 to follow it.",
+                SlowFitWarning, stacklevel=5)
+
+    def run(self, problem, x0, carry=None):
+        """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`.
+
+        ``carry``: a previous run's ``SolverResult.carry``, to resume its
+        damping or moments instead of starting them afresh.
+        """
         start = time.perf_counter()
-        table = _Table(self.stream or sys.stdout, self.loss_unit) if self.verbose else None
+        stream = self.stream or sys.stdout
+        table = _Table(stream, self.loss_unit, self.verbose >= 2) if self.verbose else None
         history = {"loss": [], "mu": [], "grad": [], "time": []}
         state = self.init(problem, x0)
+        if carry:
+            self.resume(problem, state, carry)
         initial_loss = state.loss
+        # the slow-fit projection is made once, after 3 iterations or 1 s
+        slow_check = self.slow_fit_warning is not None
         # Lowest-loss point so far: the tol test's reference, and returned
         # after a divergence or an interruption. A copy: O(n) per improving
         # iteration, against at least O(m n) for the iteration itself.
@@ -358,6 +433,9 @@ class Solver(abc.ABC):
             history["time"].append(info.elapsed)
             if table is not None:
                 table.row(info)
+            if slow_check and (iteration >= 3 or info.elapsed >= 1.0):
+                slow_check = False
+                self._warn_if_slow(iteration, info.elapsed)
 
             if info.status is not None:
                 status = info.status
@@ -389,11 +467,13 @@ class Solver(abc.ABC):
         if status is None:
             status = Status.MAX_ITER
         message = self.message(status)
-        if self.verbose:
-            print(message, file=self.stream or sys.stdout)
         x, loss, x_iteration = state.x, state.loss, iteration
         if status in (Status.INTERRUPTED, Status.DIVERGED):
             x, loss, x_iteration = best_x, best_loss, best_iteration
+        if table is not None:
+            table.close()
+            print(f"Stopped after {iteration} iterations in {time.perf_counter() - start:.2f} s, "
+                  f"training loss {loss * self.loss_unit:.6g}: {message}", file=stream)
         return SolverResult(
             x=x,
             loss=loss,
@@ -407,6 +487,7 @@ class Solver(abc.ABC):
             grad_norm_curve=history["grad"],
             time_curve=history["time"],
             best_iteration=x_iteration,
+            carry=self.carry(problem, state),
         )
 
 

@@ -22,7 +22,7 @@ class Adam(FirstOrderSolver):
     learning_rate_init : float, default=1e-3
     beta_1, beta_2 : float, default=0.9, 0.999
     epsilon : float, default=1e-8
-    batch_size : int or None, default=None
+    batch_size : int, 'auto' or None, default='auto'
     shuffle : bool, default=True
     random_state : int, RandomState or None
     **kwargs

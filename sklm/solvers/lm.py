@@ -183,6 +183,12 @@ class LevenbergMarquardt(Solver):
                 mu *= top
         return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu)
 
+    def carry(self, problem, state):
+        return {"mu": state.mu, "nu": state.nu}
+
+    def resume(self, problem, state, carry):
+        state.mu, state.nu = carry["mu"], carry["nu"]
+
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
         JtJ, Jtr = state.JtJ, state.Jtr

@@ -59,6 +59,12 @@ class Newton(Solver):
         loss, grad, H = problem.hessian(x0)
         return _NewtonState(x0, loss, grad, H, resolve_mu_init(self.mu_init))
 
+    def carry(self, problem, state):
+        return {"mu": state.mu}
+
+    def resume(self, problem, state, carry):
+        state.mu = carry["mu"]
+
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
         # A non-finite Hessian or gradient (overflow in the curvature term)

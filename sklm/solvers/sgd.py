@@ -54,7 +54,7 @@ class FirstOrderSolver(Solver):
     }
     divergence_factor = 1e3
 
-    def __init__(self, *, learning_rate_init=1e-3, batch_size=None, shuffle=True,
+    def __init__(self, *, learning_rate_init=1e-3, batch_size="auto", shuffle=True,
                  random_state=None, **kwargs):
         super().__init__(**kwargs)
         self.learning_rate_init = learning_rate_init
@@ -74,6 +74,13 @@ class FirstOrderSolver(Solver):
         loss, grad = problem.gradient(x0)
         self._rng = check_random_state(self.random_state)
         return _FOState(x0, loss, grad, 0, self._slots(x0, problem.backend.xp))
+
+    def carry(self, problem, state):
+        return {"t": state.t, "slots": [np.array(problem.backend.to_numpy(s)) for s in state.slots]}
+
+    def resume(self, problem, state, carry):
+        state.t = carry["t"]
+        state.slots = tuple(problem.backend.asarray(s) for s in carry["slots"])
 
     def batch_rows(self, n_samples):
         """Rows per minibatch for ``n_samples`` rows (None: the full batch).
@@ -124,7 +131,7 @@ class SGD(FirstOrderSolver):
     learning_rate_init : float, default=1e-3
     momentum : float, default=0.9
     nesterovs_momentum : bool, default=True
-    batch_size : int or None, default=None
+    batch_size : int, 'auto' or None, default='auto'
     shuffle : bool, default=True
     random_state : int, RandomState or None
     **kwargs
