@@ -107,11 +107,15 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         that must reach device precision rarely want one.
     max_iter : int, default=1000
         Maximum number of iterations (accepted steps), trainlm's ``epochs``.
-    tol : float, default=1e-6
+    tol : float, default=1e-4
         Training stops when the loss (or the validation loss when
         ``early_stopping``) has not improved by at least ``tol`` times its
         best value for ``n_iter_no_change`` consecutive iterations. Relative,
-        so the same value serves any scale of the targets. 0 disables the
+        so the same value serves any scale of the targets (on standardised
+        targets, about what MLPRegressor's absolute ``tol=1e-4`` means).
+        Chosen by measurement (docs/benchmarks.md, "The stopping rule on
+        noisy data"): noisy fits end converged instead of at ``max_iter``,
+        the seed problems' deep fits are not cut short. 0 disables the
         test on the training loss; with ``early_stopping`` it means any
         improvement of the validation loss resets the patience. Only
         iterations that took the full step count: Gauss-Newton steps that
@@ -231,8 +235,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         (with early stopping) validation loss and checks failed, gradient
         norm and ``mu``, then a line that says why training stopped. 1 (or
         True) prints the first and last iterations and at most about one row
-        a second between them; 2 or more prints every iteration. Quiet fits
-        that are on course to take more than 30 s warn once how to bound them.
+        a second between them; 2 or more prints every iteration. A fit still
+        running after 5 s whose iterations so far project more than 30 s to
+        ``max_iter`` warns once how to bound it (``SlowFitWarning``).
     warm_start : bool, default=False
         Start from the fitted weights of the previous call to ``fit``; the
         curves continue, ``n_iter_`` counts the new call's iterations (as in
@@ -389,7 +394,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         solver="lm",
         alpha=0.0,
         max_iter=1000,
-        tol=1e-6,
+        tol=1e-4,
         n_iter_no_change=10,
         goal=0.0,
         min_grad=1e-10,
@@ -839,6 +844,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
         CuPy arrays are copied to the host first: scikit-learn's metrics
         compute with NumPy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            The coefficient of determination, averaged uniformly over outputs.
         """
         X, y, sample_weight = (to_host(v) for v in (X, y, sample_weight))
         return super().score(X, y, sample_weight=sample_weight)

@@ -55,3 +55,25 @@ def test_gpu_benchmark_pieces_run_on_the_cpu():
     sec, n_params, chunk = gpu.lm_seconds_per_iteration(backend, X[:200], y[:200], hidden,
                                                         iterations=3)
     assert sec > 0 and n_params == 311 and chunk == 200
+
+
+def test_convergence_benchmark_applies_the_solvers_tol_rule():
+    from benchmarks.convergence import tol_stop
+    from sklm.optimize import least_squares
+
+    # the rule the benchmark replays on a curve is the run loop's own: a fit
+    # with tol stops exactly where tol_stop says on its tol=0 curve
+    import numpy as np
+
+    t, y = np.linspace(0, 2, 5), np.array([0.0, 1.0, 0.0, 1.0, 0.0])
+
+    def fun(p):  # a line through points it cannot fit: a positive minimum
+        return p[0] + p[1] * t - y
+
+    free = least_squares(fun, [3.0, -2.0], solver="sgd", momentum=0.0,
+                         learning_rate_init=0.05, max_iter=500)
+    for tol in (1e-4, 1e-3):
+        k = tol_stop(free.loss_curve, tol)
+        stopped = least_squares(fun, [3.0, -2.0], solver="sgd", momentum=0.0,
+                                learning_rate_init=0.05, max_iter=500, tol=tol)
+        assert k is not None and stopped.n_iter == k

@@ -98,6 +98,9 @@ MESSAGES = {
     ),
 }
 
+#: Seconds into a run at which the slow-fit projection is made.
+_SLOW_CHECK_AFTER = 5.0
+
 #: Statuses that end a run successfully (``SolverResult.success``).
 SUCCESS = frozenset({Status.GOAL, Status.TOL, Status.MIN_GRAD, Status.CALLBACK,
                      Status.CONVERGED})
@@ -209,9 +212,13 @@ class _Table:
     def _print(self, info):
         if self.extra_keys is None:
             self.extra_keys = list(info.extras)
+            # a method without damping (or minibatch epochs, without a full
+            # gradient) shows no column of NaN
+            self.show_grad = not math.isnan(info.grad_norm)
+            self.show_mu = not math.isnan(info.mu)
             cols = ["Iter", "Time (s)", "Loss"]
             cols += [self._NAMES.get(k, k.replace("_", " ").title()) for k in self.extra_keys]
-            cols += ["Gradient", "Mu"]
+            cols += ["Gradient"] * self.show_grad + ["Mu"] * self.show_mu
             print(f"{cols[0]:>7}{cols[1]:>10}" + "".join(f"{c:>13}" for c in cols[2:]),
                   file=self.stream)
         cells = [f"{info.iteration:>7d}", f"{info.elapsed:>10.2f}",
@@ -219,7 +226,10 @@ class _Table:
         for key in self.extra_keys:
             value = info.extras.get(key, math.nan)
             cells.append(f"{value:>13d}" if isinstance(value, int) else f"{value:>13.5e}")
-        cells += [f"{info.grad_norm:>13.3e}", f"{info.mu:>13.3e}"]
+        if self.show_grad:
+            cells.append(f"{info.grad_norm:>13.3e}")
+        if self.show_mu:
+            cells.append(f"{info.mu:>13.3e}")
         print("".join(cells), file=self.stream)
         self.last_printed = (info.iteration, info.elapsed)
         self.pending = None
@@ -258,9 +268,9 @@ class Solver(abc.ABC):
         ``y``'s units when it trains on normalised targets). Everything else,
         the result's curves included, is the problem's own loss.
     slow_fit_warning : float or None, default=None
-        Warn once (``SlowFitWarning``) when the first iterations project
-        more than this many seconds to ``max_iter`` (bounded by
-        ``max_time``); None never warns.
+        Warn once (``SlowFitWarning``) when, 5 s into the run, the time per
+        iteration so far projects more than this many seconds to
+        ``max_iter`` (bounded by ``max_time``); None never warns.
 
     Notes
     -----
@@ -396,7 +406,8 @@ class Solver(abc.ABC):
         if carry:
             self.resume(problem, state, carry)
         initial_loss = state.loss
-        # the slow-fit projection is made once, after 3 iterations or 1 s
+        # the slow-fit projection is made once, at the first iteration past
+        # _SLOW_CHECK_AFTER seconds: a fit that ends sooner never warns
         slow_check = self.slow_fit_warning is not None
         # Lowest-loss point so far: the tol test's reference, and returned
         # after a divergence or an interruption. A copy: O(n) per improving
@@ -433,7 +444,7 @@ class Solver(abc.ABC):
             history["time"].append(info.elapsed)
             if table is not None:
                 table.row(info)
-            if slow_check and (iteration >= 3 or info.elapsed >= 1.0):
+            if slow_check and info.elapsed >= _SLOW_CHECK_AFTER:
                 slow_check = False
                 self._warn_if_slow(iteration, info.elapsed)
 
