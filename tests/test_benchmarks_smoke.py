@@ -58,12 +58,12 @@ def test_gpu_benchmark_pieces_run_on_the_cpu():
 
 
 def test_convergence_benchmark_applies_the_solvers_tol_rule():
-    from benchmarks.convergence import tol_stop
-    from sklm.optimize import least_squares
-
     # the rule the benchmark replays on a curve is the run loop's own: a fit
     # with tol stops exactly where tol_stop says on its tol=0 curve
     import numpy as np
+
+    from benchmarks.convergence import tol_stop
+    from sklm.optimize import least_squares
 
     t, y = np.linspace(0, 2, 5), np.array([0.0, 1.0, 0.0, 1.0, 0.0])
 
