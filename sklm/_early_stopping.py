@@ -49,6 +49,9 @@ class ValidationMonitor:
         self.best_x = None
         self.best_train_loss = None  # the training loss at best_x (iterations only)
         self.best_iteration = 0
+        #: added to the solver's iteration numbers (runs chained by the
+        #: estimator's growing-sample warm-up count on)
+        self.iteration_offset = 0
         self._no_improvement = 0
         #: the solver's stop message when this monitor stops it
         self.stop_message = (
@@ -95,7 +98,7 @@ class ValidationMonitor:
             self.best_loss, self.best_score = loss, score
             self.best_x = info.x.copy()
             self.best_train_loss = info.loss
-            self.best_iteration = info.iteration
+            self.best_iteration = info.iteration + self.iteration_offset
         info.extras["val_fails"] = self._no_improvement  # trainlm's validation checks
         return (self.n_iter_no_change is not None
                 and self._no_improvement >= self.n_iter_no_change)

@@ -6,7 +6,9 @@ data, splits off a validation set, picks the backend, builds the
 fitted attributes, warnings and errors.
 """
 
+import dataclasses
 import math
+import time
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -18,13 +20,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__ as _version
+from . import _sampling as sampling
 from ._backend import get_backend, is_cupy_array, to_host
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._training_data import prepare_training_data
-from .solvers import SOLVERS, Status, option_constraints
+from .solvers import MESSAGES, SOLVERS, Status, option_constraints
 
 __all__ = ["LMRegressor"]
 
@@ -53,7 +56,9 @@ class _Kept(NamedTuple):
 class _Run(NamedTuple):
     """What the run phase hands to the finish phase."""
 
-    result: object  # SolverResult
+    result: object  # SolverResult, the sample stages' and the full data's chained
+    full: object  # SolverResult of the run on all the training rows
+    rows_curve: list  # training rows each iteration used
     monitor: object  # ValidationMonitor or None
     backend: str
     kept: _Kept
@@ -63,7 +68,9 @@ class _Run(NamedTuple):
 # Bumped whenever the pickled state changes shape; see __setstate__.
 # 2: the normalize_X and normalize_y parameters (format 1 models were
 #    trained without them).
-_PICKLE_FORMAT = 2
+# 3: growing_sample; t_, gradient_curve_, sample_rows_curve_, best_iteration_
+#    and the state partial_fit resumes from (older models resume afresh).
+_PICKLE_FORMAT = 3
 
 
 class LMRegressor(RegressorMixin, BaseEstimator):
@@ -227,6 +234,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         residuals and Jacobian entries carry ~1e-7 relative rounding, so fits stop improving
         near a relative MSE of about 1e-7 to 1e-6 and the LM steps get noisy
         before that; use float64 for the last digits.
+    growing_sample : 'auto' or bool, default='auto'
+        Before the full data, train ``solver='lm'`` on a growing random
+        sample of the rows: 2,000 rows first, then 4 times more each time
+        the sample is over-fitted (its loss on 5,000 held-out training rows
+        exceeds 1.5 times its own) or after 15 iterations, with the Jacobian
+        and ``J^T J`` in float32, until a sample would exceed half the data;
+        then all rows in ``dtype``. On 1e5 rows a full-batch step costs a
+        normal matrix of every row from the first iteration on, when a few
+        thousand rows already tell the first digits (measured in
+        docs/benchmarks.md, "Time to precision on 1e5 rows"). 'auto': from
+        50,000 training rows on, for fresh fits (not ``warm_start`` or
+        ``partial_fit``); True: whenever 2,000 rows are at most half the
+        data; False: never, every iteration on all rows (sklm before 0.3).
+        ``loss_curve_`` then holds each sample's own loss for its
+        iterations, ``sample_rows_curve_`` their rows.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights (drawn on the CPU, so every backend starts
         from the same point) and the validation split.
@@ -296,8 +318,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Iterations run by the last call to ``fit`` or ``partial_fit``
         (accepted steps of the damped solvers, epochs of 'sgd' and 'adam').
     t_ : int
-        Training samples seen by the solver, over all calls: the training
-        rows times the iterations (as MLPRegressor's ``t_``).
+        Training samples seen by the solver, over all calls: the rows each
+        iteration used, summed (as MLPRegressor's ``t_``).
+    sample_rows_curve_ : list of int
+        Training rows each iteration used: all of them, except during the
+        ``growing_sample`` warm-up.
     best_iteration_ : int
         The iteration whose parameters the model holds, counted along
         ``loss_curve_`` (1 for its first entry; 0 for the starting point):
@@ -382,6 +407,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "backend": [StrOptions({"auto", "numpy", "cupy"})],
         "dtype": [StrOptions({"float64", "float32"})],
+        "growing_sample": [StrOptions({"auto"}), "boolean"],
         "warm_start": ["boolean"],
         **option_constraints(_SOLVER_PARAMETERS),
     }
@@ -414,6 +440,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         chunk_size=None,
         backend="auto",
         dtype="float64",
+        growing_sample="auto",
         random_state=None,
         verbose=False,
         warm_start=False,
@@ -451,6 +478,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.backend = backend
         self.dtype = dtype
+        self.growing_sample = growing_sample
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -518,7 +546,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         continuing = (incremental or self.warm_start) and hasattr(self, "coefs_")
         mlp, data, theta0, rng = self._prepare(X, y, sample_weight, continuing, incremental)
         carry = self._solver_carry if incremental and continuing else None
-        run = self._run(mlp, data, theta0, rng, incremental, carry)
+        stages, holdout = self._sample_plan(data, rng, fresh=not continuing and not incremental)
+        run = self._run(mlp, data, theta0, rng, incremental, carry, stages, holdout)
         self._finish(mlp, data, run, continuing)
         return self
 
@@ -591,11 +620,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         return X, Y, sample_weight
 
     # -------------------------------------------------------------- 2. run
-    def _run(self, mlp, data, theta0, rng, one_iteration, carry):
+    def _sample_plan(self, data, rng, fresh):
+        """The growing-sample warm-up's row samples and holdout (``([], None)``: none)."""
+        # (the permutation is drawn only when a plan is made: a fit without
+        # one draws exactly what it always drew)
+        if not (self.growing_sample and fresh and self.solver == "lm"):
+            return [], None
+        return sampling.sample_stages(data.n_samples, rng,
+                                      force=self.growing_sample is True)
+
+    def _run(self, mlp, data, theta0, rng, one_iteration, carry, stages, holdout):
         """Problem, monitor and solver on the backend; the solver's result.
 
         ``one_iteration`` for ``partial_fit``; ``carry`` the solver state it
-        resumes from (None: a fresh start).
+        resumes from (None: a fresh start); ``stages`` the row samples of the
+        growing-sample warm-up (see ``_sampling``), trained on before all rows.
         """
         backend = get_backend(self.backend)
         if self.verbose:
@@ -605,8 +644,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         chunk = self.chunk_size or backend.chunk_rows(
             row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * data.Y.shape[1],
             n_rows=data.n_samples)
-        problem = MLPProblem(mlp, data.X, data.Y, data.w, data.norm.penalty(mlp, self.alpha),
-                             backend, chunk, dtype=self.dtype)
+        penalty = data.norm.penalty(mlp, self.alpha)
+
+        def problem_on(rows=None, dtype=self.dtype):
+            part = (data.X, data.Y, data.w) if rows is None else (
+                data.X[rows], data.Y[rows], data.w[rows])
+            return MLPProblem(mlp, *part, penalty, backend, chunk, dtype=dtype)
+
         monitor = None
         if data.validation is not None:
             X_val, Y_val, w_val = (backend.asarray(a) for a in data.validation)
@@ -622,7 +666,30 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         options = self._solver_options(monitor, rng, data)
         if one_iteration:
             options["max_iter"] = 1
-        result = SOLVERS[self.solver](**options).run(problem, x0, carry=carry)
+        start = time.perf_counter()
+        stage_results, x0, carry, ended = self._warm_up(stages, holdout, problem_on, options,
+                                                         x0, carry, monitor, start)
+        used = sum(r.n_iter for r in stage_results)
+        if ended:
+            full = stage_results.pop()
+        else:
+            if stage_results:
+                options["max_iter"] = self.max_iter - used
+                options["max_time"] = sampling.remaining_time(self.max_time, start)
+                if monitor is not None:
+                    monitor.iteration_offset = used
+            full = SOLVERS[self.solver](**options).run(problem_on(), x0, carry=carry)
+        if stage_results:
+            result = sampling.chain(stage_results + [full])
+            # quoted with the user's max_iter and max_time, not what the last
+            # run had left of them
+            result.message = SOLVERS[self.solver](
+                **self._solver_options(monitor, rng, data)).message(result.status)
+        else:
+            result = full
+        rows_curve = [len(r) for r, s in zip(stages, stage_results) for _ in range(s.n_iter)]
+        rows_curve += [data.n_samples if not ended else len(stages[len(stage_results)])
+                       ] * full.n_iter
         if not math.isfinite(result.initial_loss):
             # Nothing was trained: rather than a warning and a random network,
             # say which data cannot be squared in float64.
@@ -641,7 +708,48 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                          monitor.best_train_loss if monitor.best_iteration
                          else result.initial_loss,
                          monitor.best_iteration)
-        return _Run(result, monitor, backend.name, kept, one_iteration)
+        return _Run(result, full, rows_curve, monitor, backend.name, kept, one_iteration)
+
+    def _warm_up(self, stages, holdout, problem_on, options, x, carry, monitor, start):
+        """LM on each row sample in turn (float32 normal matrix): see ``_sampling``.
+
+        Returns ``(results, x, carry, ended)``: the stages' results, where the
+        full-data run starts, and whether a stage ended the whole fit (time
+        spent, interruption, non-finite values: its result is the last).
+        """
+        results = []
+        if not stages:
+            return results, x, carry, False
+        holdout_loss = problem_on(holdout, "float64").loss
+        for rows in stages:
+            left = self.max_iter - sum(r.n_iter for r in results)
+            if left < 1:
+                break
+            stage = dict(options, max_iter=min(sampling.STAGE_ITERATIONS, left), verbose=0,
+                         callback=sampling.StageWatch(holdout_loss, monitor, len(rows)),
+                         max_time=sampling.remaining_time(self.max_time, start),
+                         slow_fit_warning=None)
+            if monitor is not None:
+                monitor.iteration_offset = sum(r.n_iter for r in results)
+            try:
+                result = SOLVERS[self.solver](**stage).run(problem_on(rows, "float32"), x,
+                                                           carry=carry)
+            except KeyboardInterrupt:
+                if not results:
+                    raise  # nothing trained yet, as in any fit
+                last = results[-1]
+                results[-1] = dataclasses.replace(
+                    last, status=Status.INTERRUPTED, success=False,
+                    message=MESSAGES[Status.INTERRUPTED])
+                return results, x, carry, True
+            results.append(result)
+            x, carry = result.x, result.carry
+            if self.verbose:
+                print(f"Sample of {len(rows)} rows: {result.n_iter} iterations, loss "
+                      f"{result.loss * options['loss_unit']:.6g} ({result.message})")
+            if sampling.ends_the_fit(result):
+                return results, x, carry, True
+        return results, x, carry, False
 
     def _solver_options(self, monitor, rng, data):
         options = dict(
@@ -689,6 +797,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self._status = result.status
         if not continuing:
             self.t_ = 0
+            self.best_loss_ = math.inf
+            self.sample_rows_curve_ = []
             self.loss_curve_ = []
             self.mu_curve_ = []
             self.gradient_curve_ = []
@@ -697,7 +807,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.validation_scores_ = [] if monitor is not None else None
         before = len(self.loss_curve_)  # iterations of the earlier calls
         self.n_iter_ = result.n_iter
-        self.t_ += result.n_iter * data.n_samples
+        self.t_ += sum(run.rows_curve)
+        self.sample_rows_curve_ = list(self.sample_rows_curve_) + run.rows_curve
         self.best_iteration_ = before + kept.iteration
         self.loss_curve_ = list(self.loss_curve_) + [v * unit for v in result.loss_curve]
         self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
@@ -724,8 +835,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.validation_loss_curve_ = None
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            # (the start's too: a fit that diverged from its first epoch keeps it)
-            self.best_loss_ = min(self.loss_curve_ + [result.initial_loss * unit])
+            # the lowest loss on all the training rows (the warm-up's sample
+            # losses are not comparable), the start's too: a fit that diverged
+            # from its first epoch keeps it
+            full = run.full
+            previous = self.best_loss_ if self.best_loss_ is not None else math.inf
+            self.best_loss_ = min([previous, full.initial_loss * unit]
+                                  + [v * unit for v in full.loss_curve])
         if not (run.one_iteration and result.status == Status.MAX_ITER):
             self._warn(result, monitor)
 
@@ -890,6 +1006,18 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             # trained on raw data: a refit (warm start included) stays so
             state.setdefault("normalize_X", False)
             state.setdefault("normalize_y", False)
+        if fmt is None or fmt < 3:
+            state.setdefault("growing_sample", False)  # trained on every row throughout
+        if (fmt is None or fmt < 3) and "coefs_" in state:
+            # fitted before these were recorded: what a warm start or a
+            # partial_fit continues from
+            n = len(state.get("loss_curve_", []))
+            state.setdefault("gradient_curve_", [math.nan] * n)
+            state.setdefault("t_", 0)
+            state.setdefault("sample_rows_curve_", [0] * n)
+            state.setdefault("best_iteration_", n)
+            state.setdefault("_solver_carry", {})
+            state.setdefault("_normalisation", None)
         super().__setstate__(state)
 
 

@@ -184,10 +184,13 @@ class LevenbergMarquardt(Solver):
         return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu)
 
     def carry(self, problem, state):
-        return {"mu": state.mu, "nu": state.nu}
+        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale}
 
     def resume(self, problem, state, carry):
-        state.mu, state.nu = carry["mu"], carry["nu"]
+        # J^T J is a sum over rows: on more (or fewer) rows, the same relative
+        # damping is mu times the ratio of the sums of weights
+        state.mu = carry["mu"] * (problem.scale / carry["scale"])
+        state.nu = carry["nu"]
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp

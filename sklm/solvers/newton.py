@@ -60,10 +60,11 @@ class Newton(Solver):
         return _NewtonState(x0, loss, grad, H, resolve_mu_init(self.mu_init))
 
     def carry(self, problem, state):
-        return {"mu": state.mu}
+        return {"mu": state.mu, "scale": problem.scale}
 
     def resume(self, problem, state, carry):
-        state.mu = carry["mu"]
+        # (mu is on the scale of the sum of squares' Hessian: see LM's resume)
+        state.mu = carry["mu"] * (problem.scale / carry["scale"])
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
