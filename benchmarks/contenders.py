@@ -98,6 +98,54 @@ def sklm_solver(solver, **options):
     return run
 
 
+def sklm_estimator(**params):
+    """``LMRegressor`` with its defaults (all of its plan: normalisation, growing sample).
+
+    The trace is recorded by wrapping the callbacks the estimator gives its
+    solvers (the sample stages' and the full data's), with the parameters
+    converted to the benchmark's units as ``fit`` would convert them.
+    """
+    def run(bp, seed, budget, stop_below=0.0, chunk=None):
+        from sklm import LMRegressor  # noqa: PLC0415
+
+        mlp = MLP((bp.X.shape[1], *bp.hidden, 1), "tanh")
+        err = _theta_error(mlp, bp)
+        count = [0]
+        rec = None
+
+        class Recorded(LMRegressor):
+            def _solver_options(self, monitor, rng, data):
+                options = super()._solver_options(monitor, rng, data)
+
+                def callback(info):
+                    count[0] += 1
+                    stop = rec.record(data.to_user(mlp, info.x), count[0])
+                    if monitor is not None:
+                        stop = bool(monitor(info)) or stop
+                    return stop
+
+                options["callback"] = callback
+                return options
+
+            def _warm_up(self, stages, holdout, problem_on, options, x, carry, monitor, start):
+                # the stages' watch calls the recording callback as its monitor
+                return super()._warm_up(stages, holdout, problem_on, options, x, carry,
+                                        options["callback"], start)
+
+        model = Recorded(bp.hidden, random_state=seed, tol=0.0, min_grad=0.0,
+                         max_iter=10**9, max_time=budget, chunk_size=chunk, **params)
+        rec = Recorder(budget, err, stop_below)
+        rec.begin()
+        # (the data are standardised already: the estimator's normalisation of
+        # them is the identity to rounding, and its start is this one)
+        rec.record(mlp.init_params(np.random.RandomState(seed), "glorot"), 0)
+        model.fit(bp.X, bp.y)
+        rec.extra = {"status": model.stop_reason_, "n_iter": model.n_iter_,
+                     "rows": sorted(set(model.sample_rows_curve_))}
+        return rec
+    return run
+
+
 def sklearn_mlp(solver):
     def run(bp, seed, budget, stop_below=0.0, chunk=None):
         import warnings  # noqa: PLC0415
@@ -186,17 +234,23 @@ def scipy_least_squares(method):
 
 #: name -> (runner, what the iteration count counts)
 CONTENDERS = {
-    "sklm lm trainlm": (sklm_solver("lm", mu_update="trainlm"), "Jacobians - 1"),
-    "sklm lm trainlm marquardt": (sklm_solver("lm", mu_update="trainlm", damping="marquardt"),
-                                  "Jacobians - 1"),
-    "sklm lm nielsen": (sklm_solver("lm", mu_update="nielsen"), "Jacobians - 1"),
-    "sklm lm trainlm geodesic": (sklm_solver("lm", mu_update="trainlm", geodesic=True),
-                                 "Jacobians - 1"),
-    "sklm lm nielsen geodesic": (sklm_solver("lm", mu_update="nielsen", geodesic=True),
-                                 "Jacobians - 1"),
+    # (every rule spelled out: the solver's own defaults are LMRegressor's)
+    "sklm lm trainlm": (sklm_solver("lm", mu_update="trainlm", geodesic=False, mu_init=1e-3),
+                        "Jacobians - 1"),
+    "sklm lm trainlm marquardt": (sklm_solver("lm", mu_update="trainlm", damping="marquardt",
+                                              geodesic=False, mu_init=1e-3), "Jacobians - 1"),
+    "sklm lm nielsen": (sklm_solver("lm", mu_update="nielsen", geodesic=False, mu_init=1e-3),
+                        "Jacobians - 1"),
+    "sklm lm trainlm geodesic": (sklm_solver("lm", mu_update="trainlm", geodesic=True,
+                                             mu_init=1e-3), "Jacobians - 1"),
+    "sklm lm nielsen geodesic": (sklm_solver("lm", mu_update="nielsen", geodesic=True,
+                                             mu_init=1e-3), "Jacobians - 1"),
     # LMRegressor's defaults: the above, started at mu_init='auto' (relative)
     "sklm lm default": (sklm_solver("lm", mu_update="nielsen", geodesic=True,
                                     mu_init="auto"), "Jacobians - 1"),
+    # the estimator with its defaults, the growing sample included on 1e5 rows
+    "LMRegressor": (sklm_estimator(), "iterations (all stages)"),
+    "LMRegressor full batch": (sklm_estimator(growing_sample=False), "Jacobians - 1"),
     "sklm gauss-newton": (sklm_solver("gauss-newton"), "Jacobians - 1"),
     "sklm newton": (sklm_solver("newton"), "Hessians - 1"),
     "sklm adam": (sklm_solver("adam", learning_rate_init=1e-3, batch_size=200), "epochs"),

@@ -61,6 +61,14 @@ def wide_function(X):
             + 0.3 * x[0] * x[7] ** 2)
 
 
+def wide10_function(X):
+    """A second smooth function of 1e5 rows: ten inputs, products, a ridge, a bump."""
+    x = X.T
+    return (np.sin(np.pi * x[0] * x[1]) + 2.0 * (x[2] - 0.5) ** 2 + x[3]
+            + 0.5 * x[4] * np.cos(2 * x[5]) + np.exp(-(x[6] ** 2 + x[7] ** 2))
+            + 0.3 * np.tanh(3 * x[8] - x[9]))
+
+
 def _standardise(X, y, X_val, y_val):
     mx, sx = X.mean(axis=0), X.std(axis=0)
     my, sy = y.mean(), y.std()
@@ -78,6 +86,10 @@ def make_problem(name, n_train=None, n_val=None):
     elif name == "wide":
         d, lo, hi, f, hidden, m, mv, seed = 8, -1, 1, wide_function, (32, 32), 100_000, 10_000, 8
         desc = "smooth 8-D function, 8-32-32-1 tanh"
+    elif name == "wide10":
+        d, lo, hi, f, hidden, m, mv, seed = (10, -1, 1, wide10_function, (32, 32), 100_000,
+                                             10_000, 10)
+        desc = "smooth 10-D function, 10-32-32-1 tanh"
     else:
         raise ValueError(f"unknown problem {name!r}; expected one of {PROBLEMS}")
     m = n_train or m
@@ -89,4 +101,4 @@ def make_problem(name, n_train=None, n_val=None):
     return BenchProblem(name, Xs, ys, Xv, yv, hidden, desc)
 
 
-PROBLEMS = ("seed-2d", "seed-6d", "wide")
+PROBLEMS = ("seed-2d", "seed-6d", "wide", "wide10")

@@ -333,7 +333,7 @@ def run_scaling(verbose=True, iterations=3, tiny=False):
             problem = MLPProblem(mlp, full.X[:rows], full.y[:rows, None], np.ones(rows), 0.0,
                                  NumpyBackend(), chunk)
             solver = SOLVERS["lm"](max_iter=iterations, mu_update="nielsen", tol=0.0,
-                                   min_grad=0.0)
+                                   min_grad=0.0, geodesic=False, mu_init=1e-3)
             t = time.perf_counter()
             result = solver.run(problem, mlp.init_params(np.random.RandomState(0)))
             dt = time.perf_counter() - t

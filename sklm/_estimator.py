@@ -387,7 +387,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(-1, 1, size=(200, 2))
     >>> y = np.sin(3 * X[:, 0]) * X[:, 1]
-    >>> model = LMRegressor(hidden_layer_sizes=(10,), max_iter=200, random_state=0).fit(X, y)
+    >>> model = LMRegressor(hidden_layer_sizes=(10,), goal=1e-6 * y.var(), random_state=0)
+    >>> model = model.fit(X, y)
     >>> bool(model.score(X, y) > 0.999)
     True
     """
