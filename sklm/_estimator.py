@@ -19,6 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import __version__ as _version
 from ._backend import get_backend, is_cupy_array, to_host
+from ._bayes import BAYES_SOLVERS, BayesianPrecisions, UncertaintyWarning, posterior, predictive_std
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._normalisation import Normalisation
@@ -73,9 +74,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         it costs ``O(m n^2)`` memory-bound work per iteration, so keep networks
         small. 'sgd', 'adam': first-order methods; one iteration is one epoch
         over minibatches of ``batch_size``.
-    alpha : float, default=0.0
+    alpha : float or 'bayes', default=0.0
         L2 penalty on the weights. ``trainlm`` has none, and surrogate models
-        that must reach device precision rarely want one.
+        that must reach device precision rarely want one. 'bayes': Bayesian
+        regularisation (MATLAB's ``trainbr``; MacKay's evidence approximation
+        as Foresee & Hagan apply it to Levenberg-Marquardt), for
+        ``solver='lm'`` and ``'gauss-newton'``: one Gaussian prior on the
+        weights of the normalised problem, whose precision ``alpha_`` and the
+        noise precision ``beta_`` are re-estimated after every accepted step
+        from ``J^T J``. It penalises as much as the data's noise calls for:
+        much on noisy data, next to nothing on noise-free data. See the user
+        guide's "Bayesian regularisation" page.
     max_iter : int, default=1000
         Maximum number of iterations (accepted steps), trainlm's ``epochs``.
     tol : float, default=1e-6
@@ -269,6 +278,26 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Always 'identity'.
     backend_ : str
         The backend that trained the model.
+    alpha_ : float or None
+        ``alpha='bayes'``: the precision of the prior on the weights of the
+        normalised problem (``1 / variance`` of a weight; twice Foresee &
+        Hagan's ``alpha``), re-estimated at the parameters returned. None
+        otherwise.
+    beta_ : float or None
+        The noise precision (``1 / sigma^2`` of an observation of unit sample
+        weight, in ``y``'s units; twice Foresee & Hagan's ``beta``) at the
+        parameters returned: the evidence's estimate for ``alpha='bayes'``,
+        ``(n - effective_params_) / SSE`` of the training residuals otherwise
+        (``n`` = outputs times the sum of the sample weights). None for 'sgd'
+        and 'adam'.
+    effective_params_ : float or None
+        The effective number of parameters ``gamma``: the number of
+        parameters minus what the penalty holds at the prior (all of them
+        when there is no penalty and ``J^T J`` is regular; its rank when it is
+        singular). None for 'sgd' and 'adam'.
+    alpha_curve_, beta_curve_, effective_params_curve_ : list of float or None
+        ``alpha='bayes'``: the estimates after each iteration (``beta`` in
+        ``y``'s units). None otherwise.
 
     See Also
     --------
@@ -325,7 +354,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"bayes"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -519,6 +548,12 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         theta0 = norm.to_solver(mlp, theta0) if continuing else theta_init
         loss_unit = norm.loss_unit
 
+        bayes = isinstance(self.alpha, str)  # 'bayes'
+        if bayes and self.solver not in BAYES_SOLVERS:
+            raise ValueError(f"alpha='bayes' needs solver='lm' or 'gauss-newton'; got "
+                             f"solver={self.solver!r}. Use a number for alpha.")
+        evidence = (BayesianPrecisions.start(self if continuing else None) if bayes
+                    else None)
         backend = get_backend(self.backend)
         if self.verbose:
             print(f"LMRegressor: backend {backend.name}, {mlp.n_params} parameters, "
@@ -529,8 +564,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         chunk = self.chunk_size or backend.chunk_rows(
             row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
-        problem = MLPProblem(mlp, X, Y, sample_weight, norm.penalty(mlp, self.alpha),
-                             backend, chunk, dtype=self.dtype)
+        problem = MLPProblem(mlp, X, Y, sample_weight,
+                             0.0 if bayes else norm.penalty(mlp, self.alpha),
+                             backend, chunk, dtype=self.dtype, evidence=evidence)
 
         monitor = None
         if self.early_stopping:
@@ -567,6 +603,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                     else result.initial_loss)
         theta = norm.to_user(mlp, backend.to_numpy(x))
         self._set_fitted(mlp, backend, theta, result, monitor, loss, loss_unit, continuing)
+        self._set_uncertainty(problem, x, norm, evidence, monitor, loss_unit, continuing)
         self._warn(result)
         return self
 
@@ -668,6 +705,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_, default=result.initial_loss * loss_unit)
 
+    def _set_uncertainty(self, problem, x, norm, evidence, monitor, loss_unit, continuing):
+        """The precisions, effective parameters and posterior (damped solvers only)."""
+        self.alpha_ = self.beta_ = self.effective_params_ = self._posterior = None
+        if evidence is not None:
+            best = monitor.best_iteration if monitor is not None else None
+            evidence.fitted(problem, best, self, loss_unit, continuing)
+        if self.solver in ("lm", "gauss-newton", "newton"):
+            self._posterior = posterior(problem, x, norm, self.activation)
+            self.beta_ = self._posterior.beta / loss_unit
+            self.effective_params_ = self._posterior.gamma
+            if evidence is not None:
+                self.alpha_ = self._posterior.alpha
+        if evidence is None:
+            self.alpha_curve_ = self.beta_curve_ = self.effective_params_curve_ = None
+
     def _warn(self, result):
         status = result.status
         where = f"after {result.n_iter} iterations"
@@ -702,7 +754,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
 
     # -------------------------------------------------------------- predict
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict with the fitted network.
 
         Parameters
@@ -711,10 +763,23 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             A CuPy array is predicted on its GPU and gives a CuPy array;
             anything else is computed with NumPy on the CPU, whatever backend
             trained the model.
+        return_std : bool, default=False
+            Also return the standard deviation of a new observation at each
+            row: ``sqrt(1 / beta_ + g^T A^-1 g)``, the noise plus the
+            parameters' uncertainty propagated through the network's gradient
+            ``g`` (the Laplace / delta method with the Gauss-Newton Hessian
+            ``A`` of the training loss). Models fitted by 'lm',
+            'gauss-newton' or 'newton' only. Meaningful near a minimum of a
+            smooth fit with more data than effective parameters; see the user
+            guide's "Bayesian regularisation" page for when it is not, and
+            for the warnings of its fallbacks (singular or non-finite ``J^T
+            J``, no noise estimate).
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
         check_is_fitted(self)
         if is_cupy_array(X):
@@ -728,7 +793,28 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         params = [(backend.asarray(W), backend.asarray(b))
                   for W, b in zip(self.coefs_, self.intercepts_)]
         Y = mlp.predict_rows(params, X, xp, _PREDICT_CHUNK)
-        return Y.ravel() if self.n_outputs_ == 1 else Y
+        if not return_std:
+            return Y.ravel() if self.n_outputs_ == 1 else Y
+        std = self._predictive_std(X, backend)
+        return (Y.ravel(), std.ravel()) if self.n_outputs_ == 1 else (Y, std)
+
+    def _predictive_std(self, X, backend):
+        post = getattr(self, "_posterior", None)
+        if post is None:
+            raise ValueError(
+                f"return_std=True needs a model fitted by solver 'lm', 'gauss-newton' or "
+                f"'newton' with this version of sklm; this one was fitted by "
+                f"{self.solver!r}. Refit it with one of them."
+            )
+        if post.status != "cholesky":
+            fallback = {"pseudo-inverse": "the standard deviations use the pseudo-inverse "
+                        "(a lower bound where the data leave parameters undetermined)",
+                        "non-finite": "the standard deviations are the noise's alone",
+                        "no-noise-estimate": "the standard deviations are NaN"}[post.status]
+            warnings.warn(f"predict(return_std=True): {post.detail}; {fallback}. Use a "
+                          "penalty (alpha > 0 or alpha='bayes'), more data or a smaller "
+                          "network.", UncertaintyWarning, stacklevel=3)
+        return predictive_std(post, X, backend)
 
     def _validate_device_input(self, X, backend):
         """Checks of ``validate_data`` for an array that stays on the GPU."""

@@ -96,7 +96,8 @@ class GaussNewton(Solver):
                 loss_new = problem.loss(x_new)
         elif not math.isfinite(loss_new):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
-        state.loss, state.JtJ, state.Jtr = problem.normal_equations(x_new)
+        state.loss, state.JtJ, state.Jtr = problem.after_accepted_step(
+            x_new, *problem.normal_equations(x_new))
         state.x = x_new
         grad_norm = 2.0 * norm(backend.xp, state.Jtr) / problem.scale
         return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm)

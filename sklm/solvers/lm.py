@@ -192,7 +192,7 @@ class LevenbergMarquardt(Solver):
             if status == Status.MU_MAX:
                 state.mu = mu
             return IterationInfo(iteration, state.x, state.loss, mu=mu, status=status)
-        loss, JtJ, Jtr = problem.normal_equations(x_new)
+        loss, JtJ, Jtr = problem.after_accepted_step(x_new, *problem.normal_equations(x_new))
         state.x, state.loss, state.JtJ, state.Jtr = x_new, loss, JtJ, Jtr
         state.mu, state.nu = mu, nu
         grad_norm = 2.0 * norm(xp, Jtr) / problem.scale

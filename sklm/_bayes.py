@@ -1,0 +1,339 @@
+"""Bayesian regularisation (MacKay's evidence approximation) and prediction uncertainty.
+
+Units. The problem a solver sees minimises ``(S + p ||W||^2) / scale``, with
+``S`` the weighted sum of squared errors of the (normalised) data and ``p``
+the L2 penalty per weight in the problem's own units (see
+:class:`~sklm._problem.MLPProblem`). MacKay (1992), and Foresee & Hagan (1997)
+for Levenberg-Marquardt (MATLAB's ``trainbr``), read the same minimiser as the
+mode of a posterior::
+
+    p(theta | data) ~ exp(-beta/2 E_D - alpha/2 E_W),
+    E_D = sum_i w_i ||y_i - f(x_i)||^2,   E_W = ||W||^2
+
+with ``beta`` the noise precision (``1 / sigma^2`` of a row of unit weight)
+and ``alpha`` the precision of the Gaussian prior on the weights (biases have
+a flat prior, as scikit-learn leaves them unpenalised). Foresee & Hagan write
+``F = beta E_D + alpha E_W``: their ``alpha`` and ``beta`` are half of these
+(scikit-learn's ``BayesianRidge`` uses these, as ``lambda_`` and ``alpha_``).
+The minimiser depends only on the ratio, ``p = alpha / (beta u)``, where ``u``
+is the power of two by which the problem rescales extreme sample weights
+(``S = E_D / u``; ``u = 1`` for ordinary weights).
+
+The Hessian of ``beta/2 E_D + alpha/2 E_W`` in the Gauss-Newton approximation
+is ``A = beta J_D^T J_D + alpha I_W = beta u (J^T J + p I_W)``: ``beta u``
+times the normal matrix the solver already forms. Setting the derivatives of
+the log evidence with respect to ``alpha`` and ``beta`` to zero gives MacKay's
+fixed point, which is re-estimated after each accepted step::
+
+    gamma_W = N_W - alpha tr_W(A^-1) = N_W - p tr_W((J^T J + p I_W)^-1)
+    gamma   = N_b + gamma_W                  (effective number of parameters)
+    alpha   = gamma_W / E_W
+    beta    = (n - gamma) / E_D,             n = k sum_i w_i (one error per output)
+
+``N_W`` and ``N_b`` count weights and biases. With a flat prior on the biases
+they are always well determined, so ``beta``'s degrees of freedom lose
+``N_b + gamma_W``: for a linear model this is ``BayesianRidge`` on the data
+with the intercept projected out (``n - 1`` rows), see the tests. Where
+``J^T J + p I_W`` is singular (a bias no data touches) the pseudo-inverse
+replaces the inverse and ``gamma = rank - p tr_W(A^+)``.
+
+Prediction uncertainty (the Laplace, or delta, method): near a minimum, with
+the Gauss-Newton Hessian ``A`` as the posterior precision of ``theta``, the
+predictive variance of a new observation of unit weight at ``x`` is::
+
+    sigma^2(x) = 1 / beta + g(x)^T A^-1 g(x),   g = d f(x) / d theta
+
+computed here as ``||F g||^2`` with ``A^-1 = F^T F`` (the inverse Cholesky
+factor), chunk by chunk over the rows of ``X``: memory is
+``O(chunk * n_params)``, never ``O(m * n_params)``.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._mlp import MLP, chunk_bounds
+
+__all__ = ["BAYES_SOLVERS", "BayesianPrecisions", "Posterior", "UncertaintyWarning",
+           "evidence_update", "inverse_root", "posterior", "predictive_std"]
+
+#: The solvers that call ``after_accepted_step`` with the normal equations.
+BAYES_SOLVERS = ("lm", "gauss-newton")
+
+#: The first penalty ``p`` of a Bayesian fit (problem units: ``alpha / beta``
+#: on normalised data). Re-estimated after the first accepted step; it only
+#: keeps ``J^T J + p I_W`` regular until then.
+INITIAL_PENALTY = 1e-2
+
+
+class UncertaintyWarning(UserWarning):
+    """``predict(return_std=True)`` fell back from the Gauss-Newton covariance."""
+
+
+def inverse_root(backend, A):
+    """``(F, rank, how)`` with ``F^T F = A^-1``, or the pseudo-inverse ``A^+``.
+
+    ``how`` is 'cholesky' (``F = L^-1``, ``A = L L^T``), 'pseudo-inverse'
+    (``A`` is singular to working precision: ``F = diag(lambda^-1/2) V^T``
+    over the eigenvalues above ``n * eps * max(lambda)``) or 'non-finite'
+    (``A`` has a NaN or infinite entry; ``F`` is None).
+    """
+    xp = backend.xp
+    n = A.shape[0]
+    if not bool(xp.isfinite(A).all()):
+        return None, 0, "non-finite"
+    Linv = backend.inverse_cholesky(A)
+    if Linv is not None:
+        return Linv, n, "cholesky"
+    lam, V = xp.linalg.eigh(0.5 * (A + A.T))
+    top = float(xp.abs(lam).max()) if n else 0.0
+    keep = lam > n * np.finfo(np.float64).eps * max(top, np.finfo(np.float64).tiny)
+    lam, V = lam[keep], V[:, keep]
+    F = (V / xp.sqrt(lam)).T
+    return F, int(lam.shape[0]), "pseudo-inverse"
+
+
+def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights, weight_unit=1.0):
+    """One fixed-point update of MacKay's evidence equations (see the module docstring).
+
+    Parameters
+    ----------
+    p_tr : float
+        ``p tr_W((J^T J + p I_W)^-1)``: the current penalty times the sum of
+        the diagonal of the inverse (or pseudo-inverse) normal matrix over
+        the weights (problem units).
+    rank : int
+        Rank of the normal matrix (the number of parameters when it is
+        positive definite).
+    E_D, E_W : float
+        The weighted sum of squared errors and ``||W||^2``.
+    n_errors : float
+        ``k * sum(w)``: the number of squared errors in ``E_D``.
+    n_weights : int
+        ``N_W``.
+    weight_unit : float
+        ``u``, the problem's rescaling of the sample weights.
+
+    Returns
+    -------
+    alpha, beta, gamma, new_penalty : float
+        ``new_penalty`` is None where the update is not defined (no error
+        left, no weights, every error taken by a parameter, a non-finite
+        value): the caller then keeps its penalty.
+    """
+    gamma_w = n_weights - p_tr
+    gamma = rank - p_tr
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        alpha = gamma_w / E_W if E_W > 0 else math.inf
+        beta = (n_errors - gamma) / E_D if E_D > 0 else math.inf
+        new = alpha / (beta * weight_unit)
+    if not (E_D > 0 and E_W > 0 and gamma_w > 0 and n_errors - gamma > 0
+            and math.isfinite(new) and new > 0):
+        new = None
+    return float(alpha), float(beta), float(gamma), new
+
+
+@dataclass
+class BayesianPrecisions:
+    """The state of Bayesian regularisation over a fit: precisions and their curves.
+
+    A problem given one (``MLPProblem(..., evidence=...)``) re-estimates its
+    penalty with :func:`evidence_update` after every accepted step, and
+    records here. All values are of the problem's (normalised) data.
+
+    Attributes
+    ----------
+    penalty : float
+        The current ``p`` (problem units).
+    alpha_curve, beta_curve, gamma_curve, penalty_curve : list of float
+        After each accepted step; ``beta`` in the normalised targets' units.
+    n_skipped : int
+        Steps at which the update was not defined and ``p`` was kept.
+    n_pseudo_inverse : int
+        Steps at which the normal matrix was singular and its pseudo-inverse
+        was used.
+    """
+
+    penalty: float
+    alpha_curve: list = field(default_factory=list)
+    beta_curve: list = field(default_factory=list)
+    gamma_curve: list = field(default_factory=list)
+    penalty_curve: list = field(default_factory=list)
+    n_skipped: int = 0
+    n_pseudo_inverse: int = 0
+
+    @classmethod
+    def start(cls, fitted=None):
+        """A new state: from :data:`INITIAL_PENALTY`, or a warm-started estimator's last."""
+        penalty = getattr(fitted, "_bayes_penalty", None)
+        return cls(penalty=INITIAL_PENALTY if penalty is None else penalty)
+
+    def __post_init__(self):
+        self.initial = self.penalty
+
+    def fitted(self, problem, best, estimator, loss_unit, continuing):
+        """Store the curves on ``estimator`` and set the problem's penalty for the posterior.
+
+        ``best`` is the accepted step whose parameters are returned (early
+        stopping's best iteration; None: the last): its re-estimated penalty
+        is the fitted one.
+        """
+        last = len(self.penalty_curve) if best is None else best
+        penalty = self.penalty_at(last, self.initial)
+        problem._set_penalty(np.full(problem.n_weights, penalty))
+
+        def previous(name):
+            return list(getattr(estimator, name, None) or []) if continuing else []
+
+        estimator.alpha_curve_ = previous("alpha_curve_") + self.alpha_curve
+        estimator.beta_curve_ = previous("beta_curve_") + [b / loss_unit
+                                                          for b in self.beta_curve]
+        estimator.effective_params_curve_ = (previous("effective_params_curve_")
+                                             + self.gamma_curve)
+        estimator._bayes_penalty = penalty
+
+    def record(self, alpha, beta, gamma, new_penalty, how):
+        if how == "pseudo-inverse":
+            self.n_pseudo_inverse += 1
+        if new_penalty is None:
+            self.n_skipped += 1
+        else:
+            self.penalty = new_penalty
+        self.alpha_curve.append(alpha)
+        self.beta_curve.append(beta)
+        self.gamma_curve.append(gamma)
+        self.penalty_curve.append(self.penalty)
+
+    def penalty_at(self, iteration, initial):
+        """The penalty re-estimated at accepted step ``iteration`` (0: ``initial``)."""
+        return self.penalty_curve[iteration - 1] if iteration > 0 else initial
+
+
+def trace_over(F, idx, xp, weights=None):
+    """``sum_{j in idx} weights_j (F^T F)_jj`` (the diagonal of ``A^-1`` on ``idx``)."""
+    col = (F[:, idx] ** 2).sum(axis=0)
+    return float(col.sum() if weights is None else xp.vdot(weights, col))
+
+
+@dataclass
+class Posterior:
+    """What ``predict(X, return_std=True)`` needs, in NumPy (picklable) arrays.
+
+    All of the normalised problem: ``theta`` its parameters, ``root`` with
+    ``root^T root`` the covariance ``A^-1`` of ``theta`` (``(r, n_params)``,
+    ``r < n_params`` for a pseudo-inverse), ``noise`` the variance ``1 /
+    beta`` of an observation of unit weight; ``x_shift``, ``x_scale`` and
+    ``y_scale`` map to the user's units. ``status`` is 'cholesky',
+    'pseudo-inverse', 'non-finite' or 'no-noise-estimate'; ``detail`` a
+    sentence for the warning.
+    """
+
+    layer_sizes: tuple
+    activation: str
+    theta: np.ndarray
+    root: np.ndarray | None
+    noise: float
+    alpha: float
+    beta: float
+    gamma: float
+    x_shift: np.ndarray
+    x_scale: np.ndarray
+    y_scale: float
+    status: str
+    detail: str = ""
+
+
+def posterior(problem, x, norm, activation):
+    """The Gauss-Newton (Laplace) posterior at ``x`` of an :class:`MLPProblem`.
+
+    Forms ``J^T J`` at ``x`` with the problem's current penalty; the noise
+    precision is the evidence's ``beta = (n - gamma) / E_D``: for a Bayesian
+    fit its re-estimated value, for an ordinary fit the residuals' variance
+    with ``gamma`` degrees of freedom taken by the parameters (``gamma = n_params``
+    without a penalty, the classical ``SSE / (n - n_params)``).
+    """
+    backend = problem.backend
+    xp = backend.xp
+    JtJ = problem.normal_matrix(x)  # the solver's last, when x is its final point
+    F, rank, how = inverse_root(backend, JtJ)
+    E_D = problem.data_sse(x) * problem.weight_unit
+    n_errors = problem.scale * problem.weight_unit
+    detail = ""
+    root = None
+    beta = gamma = math.nan
+    if how == "non-finite":
+        detail = ("J^T J at the fitted parameters is not finite (an overflowed "
+                  "Jacobian), so the parameters' uncertainty cannot be computed")
+        # the noise alone, with every parameter counted as used
+        gamma = float(problem.n_params)
+    else:
+        tr = 0.0
+        if problem.penalty is not None:
+            tr = trace_over(F, problem._weight_idx, xp, problem.penalty)
+        gamma = rank - tr
+        if how == "pseudo-inverse":
+            detail = (f"J^T J at the fitted parameters is singular (rank {rank} of "
+                      f"{problem.n_params}): the data do not determine every "
+                      "parameter, and the pseudo-inverse counts only the directions "
+                      "they determine")
+    beta = (n_errors - gamma) / E_D if E_D > 0 else math.inf
+    # the prior precision the evidence would choose here (MacKay's update)
+    W = x[problem._weight_idx]
+    E_W = float(xp.vdot(W, W))
+    gamma_w = problem.n_weights - (rank - gamma)
+    alpha = gamma_w / E_W if E_W > 0 else math.nan
+    if not (math.isfinite(beta) and beta > 0):
+        status = "no-noise-estimate"
+        detail = (f"the noise variance cannot be estimated from the residuals: their "
+                  f"sum of squares is {E_D:.3g} with {n_errors:.6g} errors and "
+                  f"{gamma:.6g} effective parameters (the network interpolates the "
+                  "data)")
+        noise = math.nan
+    else:
+        noise = 1.0 / beta
+        status = how
+        if F is not None:
+            root = backend.to_numpy(F) / math.sqrt(beta * problem.weight_unit)
+    return Posterior(
+        layer_sizes=problem.mlp.layer_sizes, activation=activation,
+        theta=np.array(backend.to_numpy(x), dtype=np.float64), root=root, noise=noise,
+        alpha=float(alpha), beta=float(beta), gamma=float(gamma), x_shift=norm.x_shift, x_scale=norm.x_scale,
+        y_scale=norm.y_scale, status=status, detail=detail)
+
+
+def predictive_std(post, X, backend, chunk_size=None):
+    """Standard deviation of a new observation at each row of ``X`` (user's units).
+
+    ``sqrt(noise + g^T A^-1 g) * y_scale`` per row and output, streamed over
+    chunks of rows (``X`` in the user's units, on ``backend``). Returns an
+    array of shape ``(m, n_outputs)``: NaN where ``post.status`` is
+    'no-noise-estimate', the noise alone where it is 'non-finite' (the
+    caller warns).
+    """
+    xp = backend.xp
+    mlp = MLP(post.layer_sizes, post.activation)
+    k = mlp.n_outputs
+    m = X.shape[0]
+    if post.status == "no-noise-estimate":
+        return xp.full((m, k), math.nan)
+    scale = post.y_scale
+    if post.root is None:
+        return xp.full((m, k), math.sqrt(post.noise) * scale)
+    root = backend.asarray(post.root)
+    params = mlp.unpack(backend.asarray(post.theta))
+    Xn = (X - backend.asarray(post.x_shift)) / backend.asarray(post.x_scale)
+    if chunk_size is None:
+        # the Jacobian chunk and its product with the root
+        row_bytes = 8 * k * (mlp.n_params + root.shape[0])
+        chunk_size = backend.chunk_rows(row_bytes=row_bytes, n_rows=max(m, 1))
+    out = xp.empty((m, k), dtype=np.float64)
+    for i0, i1 in chunk_bounds(m, chunk_size):
+        c = i1 - i0
+        acts = mlp.forward(params, Xn[i0:i1].T, xp)
+        Jt = xp.empty((mlp.n_params, c * k), dtype=np.float64)
+        mlp.jacobian_t(params, acts, xp.ones(c), Jt, xp)
+        V = root @ Jt
+        var = (V * V).sum(axis=0).reshape(c, k) + post.noise
+        out[i0:i1] = xp.sqrt(var) * scale
+    return out
