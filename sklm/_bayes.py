@@ -75,9 +75,10 @@ def inverse_root(backend, A):
     """``(F, rank, how)`` with ``F^T F = A^-1``, or the pseudo-inverse ``A^+``.
 
     ``how`` is 'cholesky' (``F = L^-1``, ``A = L L^T``), 'pseudo-inverse'
-    (``A`` is singular to working precision: ``F = diag(lambda^-1/2) V^T``
-    over the eigenvalues above ``n * eps * max(lambda)``) or 'non-finite'
-    (``A`` has a NaN or infinite entry; ``F`` is None).
+    (the factorisation fails, or its pivots put ``cond(A)`` beyond
+    ``1 / (n eps)``: ``F = diag(lambda^-1/2) V^T`` over the eigenvalues above
+    ``n * eps * max(lambda)``) or 'non-finite' (``A`` has a NaN or infinite
+    entry; ``F`` is None).
     """
     xp = backend.xp
     n = A.shape[0]
@@ -85,7 +86,13 @@ def inverse_root(backend, A):
         return None, 0, "non-finite"
     Linv = backend.inverse_cholesky(A)
     if Linv is not None:
-        return Linv, n, "cholesky"
+        # A Cholesky factorisation can succeed on a matrix singular to working
+        # precision and give an inverse of rounding errors: cond(A) is about
+        # (max L_ii / min L_ii)^2, and beyond 1 / (n eps) the eigenvalues
+        # decide instead.
+        d = xp.abs(Linv.diagonal())  # 1 / L_ii
+        if float(d.min()) ** 2 >= n * np.finfo(np.float64).eps * float(d.max()) ** 2:
+            return Linv, n, "cholesky"
     lam, V = xp.linalg.eigh(0.5 * (A + A.T))
     top = float(xp.abs(lam).max()) if n else 0.0
     keep = lam > n * np.finfo(np.float64).eps * max(top, np.finfo(np.float64).tiny)
