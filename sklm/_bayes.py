@@ -61,10 +61,18 @@ __all__ = ["BAYES_SOLVERS", "BayesianPrecisions", "Posterior", "UncertaintyWarni
 #: The solvers that call ``after_accepted_step`` with the normal equations.
 BAYES_SOLVERS = ("lm", "gauss-newton")
 
-#: The first penalty ``p`` of a Bayesian fit (problem units: ``alpha / beta``
-#: on normalised data). Re-estimated after the first accepted step; it only
-#: keeps ``J^T J + p I_W`` regular until then.
-INITIAL_PENALTY = 1e-2
+#: The first penalty of a Bayesian fit, relative: the loss starts as the mean
+#: squared error (of the normalised targets) plus ``INITIAL_PENALTY *
+#: ||theta||^2``, a strongly regularised, nearly linear network from which
+#: the evidence lowers the penalty as far as the data call for.
+INITIAL_PENALTY = 0.01
+
+
+#: Noise variance, relative to the targets' variance, below which Bayesian
+#: regularisation deems the data noise-free and early stopping defers its
+#: stop: a noise sd under 0.1% of the targets' (docs/benchmarks.md, "Noisy
+#: data and the defaults").
+NOISE_FREE_LEVEL = 1e-6
 
 
 class UncertaintyWarning(UserWarning):
@@ -151,8 +159,9 @@ class BayesianPrecisions:
 
     Attributes
     ----------
-    penalty : float
-        The current ``p`` (problem units).
+    penalty : float or None
+        The current ``p`` (problem units); None until a problem sets the
+        first one, ``INITIAL_PENALTY`` times its ``scale``.
     alpha_curve, beta_curve, gamma_curve, penalty_curve : list of float
         After each accepted step; ``beta`` in the normalised targets' units.
     n_skipped : int
@@ -162,7 +171,7 @@ class BayesianPrecisions:
         was used.
     """
 
-    penalty: float
+    penalty: float | None
     alpha_curve: list = field(default_factory=list)
     beta_curve: list = field(default_factory=list)
     gamma_curve: list = field(default_factory=list)
@@ -173,11 +182,12 @@ class BayesianPrecisions:
     @classmethod
     def start(cls, fitted=None):
         """A new state: from :data:`INITIAL_PENALTY`, or a warm-started estimator's last."""
-        penalty = getattr(fitted, "_bayes_penalty", None)
-        return cls(penalty=INITIAL_PENALTY if penalty is None else penalty)
+        return cls(penalty=getattr(fitted, "_bayes_penalty", None))
 
     def __post_init__(self):
+        # (a penalty of None is set by the problem from initial_relative)
         self.initial = self.penalty
+        self.initial_relative = INITIAL_PENALTY
 
     def fitted(self, problem, best, estimator, loss_unit, continuing):
         """Store the curves on ``estimator`` and set the problem's penalty for the posterior.
@@ -199,6 +209,27 @@ class BayesianPrecisions:
         estimator.effective_params_curve_ = (previous("effective_params_curve_")
                                              + self.gamma_curve)
         estimator._bayes_penalty = penalty
+
+    def noise_free_test(self, Y, w):
+        """``test() -> bool``: whether the latest noise estimate says noise-free.
+
+        True when ``1 / beta`` (of the problem's targets ``Y`` with weights
+        ``w``, the normalised training part) is below
+        :data:`NOISE_FREE_LEVEL` times their weighted variance: then there is
+        no noise to overfit, and early stopping defers its stop (a plateau of
+        the validation loss on noise-free data is not overfitting).
+        """
+        w = np.asarray(w, dtype=np.float64)[:, None]
+        Y = np.asarray(Y, dtype=np.float64)
+        mean = (w * Y).sum(axis=0) / w.sum()
+        variance = float((w * (Y - mean) ** 2).sum() / (w.sum() * Y.shape[1]))
+
+        def test():
+            if not self.beta_curve or not variance > 0:
+                return False
+            return 1.0 / self.beta_curve[-1] < NOISE_FREE_LEVEL * variance
+
+        return test
 
     def record(self, alpha, beta, gamma, new_penalty, how):
         if how == "pseudo-inverse":

@@ -27,6 +27,14 @@ class ValidationMonitor:
     loss_unit : float, default=1.0
         Factor applied to the validation MSE (the estimator's ``y`` units when
         it trains on normalised targets); R^2 does not depend on it.
+
+    Attributes
+    ----------
+    defer : callable or None
+        ``defer() -> bool``: while it returns True a stop is not asked for
+        (the patience still counts; the best parameters are still tracked).
+        Bayesian regularisation defers while its noise estimate says the
+        data are noise-free (:meth:`sklm._bayes.BayesianPrecisions.noise_free_test`).
     """
 
     def __init__(self, predict, Y_val, w_val, tol, n_iter_no_change, xp, loss_unit=1.0):
@@ -50,6 +58,7 @@ class ValidationMonitor:
         self.best_train_loss = None  # the training loss at best_x (iterations only)
         self.best_iteration = 0
         self._no_improvement = 0
+        self.defer = None
 
     def start(self, x0):
         """Score the starting point: it is the best until an iteration beats it.
@@ -92,5 +101,6 @@ class ValidationMonitor:
             self.best_x = info.x.copy()
             self.best_train_loss = info.loss
             self.best_iteration = info.iteration
-        return (self.n_iter_no_change is not None
+        stop = (self.n_iter_no_change is not None
                 and self._no_improvement >= self.n_iter_no_change)
+        return stop and not (self.defer is not None and self.defer())

@@ -578,6 +578,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             monitor = ValidationMonitor(predict_val, backend.asarray(Y_val),
                                         backend.asarray(w_val), self.tol,
                                         self.n_iter_no_change, backend.xp, loss_unit)
+            if evidence is not None:  # no stop while the evidence sees no noise
+                monitor.defer = evidence.noise_free_test(Y, sample_weight)
 
         x0 = backend.asarray(theta0)
         if monitor is not None:

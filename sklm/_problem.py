@@ -174,6 +174,9 @@ class MLPProblem(Problem):
         # parameter, in these units already, re-estimated after each accepted step.
         self.evidence = evidence
         if evidence is not None:
+            if evidence.penalty is None:
+                # the first penalty is relative: loss = mse + initial ||theta||^2
+                evidence.penalty = evidence.initial = evidence.initial_relative * self.scale
             self._set_penalty(np.full(self.n_weights, float(evidence.penalty)))
         else:
             alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), weight_idx.shape)

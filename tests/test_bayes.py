@@ -350,3 +350,29 @@ def test_cupy_bayes_matches_numpy():
     pred_gpu, std_gpu = gpu.predict(cupy.asarray(X), return_std=True)
     assert isinstance(std_gpu, cupy.ndarray)
     np.testing.assert_allclose(cupy.asnumpy(std_gpu), std_cpu, rtol=1e-6)
+
+
+def test_monitor_defers_its_stop_while_asked():
+    from sklm._early_stopping import ValidationMonitor
+    from sklm.solvers import IterationInfo
+
+    monitor = ValidationMonitor(lambda x: np.zeros((3, 1)), np.ones((3, 1)), np.ones(3),
+                                0.0, 2, np)
+    monitor.start(np.zeros(1))
+    deferring = [True]
+    monitor.defer = lambda: deferring[0]
+    # the validation loss never improves on the start's
+    assert not any(monitor(IterationInfo(i, np.zeros(1), 1.0)) for i in range(1, 6))
+    deferring[0] = False
+    assert monitor(IterationInfo(6, np.zeros(1), 1.0))
+
+
+def test_noise_free_test_reads_the_latest_noise_estimate():
+    evidence = BayesianPrecisions(penalty=1.0)
+    Y = np.array([[0.0], [2.0]])  # variance 1
+    test = evidence.noise_free_test(Y, np.ones(2))
+    assert not test()  # no estimate yet
+    evidence.record(1.0, 1e7, 3.0, 1.0, "cholesky")
+    assert test()       # noise variance 1e-7 < 1e-6
+    evidence.record(1.0, 1e5, 3.0, 1.0, "cholesky")
+    assert not test()

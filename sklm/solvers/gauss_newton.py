@@ -13,6 +13,9 @@ acts only when the full step fails:
   (or CONVERGED if the halved step vanished below the parameters'
   floating-point resolution: the loss is at a minimum to machine precision).
 
+Each accepted point's normal equations pass through
+``problem.after_accepted_step`` (see :mod:`sklm.solvers.lm`).
+
 With ``safeguard=False`` (pure) every full step is taken, a singular ``J^T J``
 stops the run with status SINGULAR and a non-finite loss with NON_FINITE; the
 parameters returned are always the last finite ones. Either way a non-finite
