@@ -1,41 +1,42 @@
 """Bayesian regularisation (MacKay's evidence approximation) and prediction uncertainty.
 
-Units. The problem a solver sees minimises ``(S + p ||W||^2) / scale``, with
-``S`` the weighted sum of squared errors of the (normalised) data and ``p``
-the L2 penalty per weight in the problem's own units (see
-:class:`~sklm._problem.MLPProblem`). MacKay (1992), and Foresee & Hagan (1997)
-for Levenberg-Marquardt (MATLAB's ``trainbr``), read the same minimiser as the
-mode of a posterior::
+Units. The problem a solver sees minimises ``(S + sum_j p_j theta_j^2) /
+scale``, with ``S`` the weighted sum of squared errors of the (normalised)
+data and ``p_j`` the L2 penalty of the penalised parameters, in the
+problem's own units (see :class:`~sklm._problem.MLPProblem`). MacKay
+(1992), and Foresee & Hagan (1997) for Levenberg-Marquardt (MATLAB's
+``trainbr``), read the same minimiser as the mode of a posterior::
 
     p(theta | data) ~ exp(-beta/2 E_D - alpha/2 E_W),
-    E_D = sum_i w_i ||y_i - f(x_i)||^2,   E_W = ||W||^2
+    E_D = sum_i w_i ||y_i - f(x_i)||^2,   E_W = ||theta||^2
 
 with ``beta`` the noise precision (``1 / sigma^2`` of a row of unit weight)
-and ``alpha`` the precision of the Gaussian prior on the weights (biases have
-a flat prior, as scikit-learn leaves them unpenalised). Foresee & Hagan write
-``F = beta E_D + alpha E_W``: their ``alpha`` and ``beta`` are half of these
-(scikit-learn's ``BayesianRidge`` uses these, as ``lambda_`` and ``alpha_``).
-The minimiser depends only on the ratio, ``p = alpha / (beta u)``, where ``u``
-is the power of two by which the problem rescales extreme sample weights
-(``S = E_D / u``; ``u = 1`` for ordinary weights).
+and ``alpha`` the precision of the Gaussian prior. Bayesian regularisation
+puts every parameter, biases included, under the prior (as ``trainbr``
+does; a fixed numeric ``alpha`` follows scikit-learn and spares the biases).
+Foresee & Hagan write ``F = beta E_D + alpha E_W``: their ``alpha`` and
+``beta`` are half of these (scikit-learn's ``BayesianRidge`` uses these, as
+``lambda_`` and ``alpha_``). The minimiser depends only on the ratio,
+``p = alpha / beta``. Sample weights count as repeated rows
+(``n = k sum_i w_i``); weights whose mean is so extreme that the problem
+rescales them (beyond ``2^+-20``) count as relative weights of mean about
+one, in the rescaled units.
 
 The Hessian of ``beta/2 E_D + alpha/2 E_W`` in the Gauss-Newton approximation
-is ``A = beta J_D^T J_D + alpha I_W = beta u (J^T J + p I_W)``: ``beta u``
-times the normal matrix the solver already forms. Setting the derivatives of
-the log evidence with respect to ``alpha`` and ``beta`` to zero gives MacKay's
-fixed point, which is re-estimated after each accepted step::
+is ``A = beta J^T J + alpha I = beta (J^T J + p I)``: ``beta`` times the
+normal matrix the solver already forms. Setting the derivatives of the log
+evidence with respect to ``alpha`` and ``beta`` to zero gives MacKay's fixed
+point, re-estimated after each accepted step::
 
-    gamma_W = N_W - alpha tr_W(A^-1) = N_W - p tr_W((J^T J + p I_W)^-1)
-    gamma   = N_b + gamma_W                  (effective number of parameters)
-    alpha   = gamma_W / E_W
-    beta    = (n - gamma) / E_D,             n = k sum_i w_i (one error per output)
+    gamma = N - alpha tr(A^-1) = N - p tr((J^T J + p I)^-1)   (effective parameters)
+    alpha = gamma / E_W
+    beta  = (n - gamma) / E_D,              n = k sum_i w_i (one error per output)
 
-``N_W`` and ``N_b`` count weights and biases. With a flat prior on the biases
-they are always well determined, so ``beta``'s degrees of freedom lose
-``N_b + gamma_W``: for a linear model this is ``BayesianRidge`` on the data
-with the intercept projected out (``n - 1`` rows), see the tests. Where
-``J^T J + p I_W`` is singular (a bias no data touches) the pseudo-inverse
-replaces the inverse and ``gamma = rank - p tr_W(A^+)``.
+For a network with no hidden layer this is ``BayesianRidge`` without
+intercept on ``[X, 1]`` (see the tests). With a penalty on some parameters
+only (an ordinary fit's weights), the same algebra gives ``gamma = rank(A) -
+tr(P A^+)``, which :func:`posterior` uses for the noise estimate of any fit;
+where ``J^T J + P`` is singular the pseudo-inverse replaces the inverse.
 
 Prediction uncertainty (the Laplace, or delta, method): near a minimum, with
 the Gauss-Newton Hessian ``A`` as the posterior precision of ``theta``, the
@@ -56,7 +57,8 @@ import numpy as np
 from ._mlp import MLP, chunk_bounds
 
 __all__ = ["BAYES_SOLVERS", "BayesianPrecisions", "Posterior", "UncertaintyWarning",
-           "evidence_update", "inverse_root", "posterior", "predictive_std"]
+           "evidence_update", "inverse_root", "posterior", "predictive_std",
+           "resolve_regularisation"]
 
 #: The solvers that call ``after_accepted_step`` with the normal equations.
 BAYES_SOLVERS = ("lm", "gauss-newton")
@@ -73,6 +75,29 @@ INITIAL_PENALTY = 0.01
 #: stop: a noise sd under 0.1% of the targets' (docs/benchmarks.md, "Noisy
 #: data and the defaults").
 NOISE_FREE_LEVEL = 1e-6
+
+
+#: ``early_stopping='auto'`` holds out a validation set for Bayesian fits of
+#: at least this many rows (10 validation rows at the default fraction).
+AUTO_EARLY_STOPPING_MIN_SAMPLES = 100
+
+
+def resolve_regularisation(alpha, early_stopping, solver, n_samples):
+    """``(bayes, early_stopping)`` that the estimator's 'auto' options stand for.
+
+    ``alpha='auto'`` is Bayesian regularisation for the solvers that support
+    it (:data:`BAYES_SOLVERS`) and no penalty for the others;
+    ``early_stopping='auto'`` is on for a Bayesian fit of at least
+    :data:`AUTO_EARLY_STOPPING_MIN_SAMPLES` rows, off otherwise. Why:
+    docs/benchmarks.md, "Noisy data and the defaults".
+    """
+    if isinstance(alpha, str) and alpha == "bayes" and solver not in BAYES_SOLVERS:
+        raise ValueError(f"alpha='bayes' needs solver='lm' or 'gauss-newton'; got "
+                         f"solver={solver!r}. Use a number for alpha.")
+    bayes = isinstance(alpha, str) and solver in BAYES_SOLVERS
+    if isinstance(early_stopping, str):  # 'auto'
+        early_stopping = bayes and n_samples >= AUTO_EARLY_STOPPING_MIN_SAMPLES
+    return bayes, bool(early_stopping)
 
 
 class UncertaintyWarning(UserWarning):
@@ -109,7 +134,7 @@ def inverse_root(backend, A):
     return F, int(lam.shape[0]), "pseudo-inverse"
 
 
-def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights, weight_unit=1.0):
+def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights):
     """One fixed-point update of MacKay's evidence equations (see the module docstring).
 
     Parameters
@@ -126,9 +151,7 @@ def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights, weight_unit=1.0):
     n_errors : float
         ``k * sum(w)``: the number of squared errors in ``E_D``.
     n_weights : int
-        ``N_W``.
-    weight_unit : float
-        ``u``, the problem's rescaling of the sample weights.
+        ``N_W``, the number of parameters under the prior.
 
     Returns
     -------
@@ -142,7 +165,7 @@ def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights, weight_unit=1.0):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         alpha = gamma_w / E_W if E_W > 0 else math.inf
         beta = (n_errors - gamma) / E_D if E_D > 0 else math.inf
-        new = alpha / (beta * weight_unit)
+        new = alpha / beta
     if not (E_D > 0 and E_W > 0 and gamma_w > 0 and n_errors - gamma > 0
             and math.isfinite(new) and new > 0):
         new = None
@@ -295,8 +318,9 @@ def posterior(problem, x, norm, activation):
     xp = backend.xp
     JtJ = problem.normal_matrix(x)  # the solver's last, when x is its final point
     F, rank, how = inverse_root(backend, JtJ)
-    E_D = problem.data_sse(x) * problem.weight_unit
-    n_errors = problem.scale * problem.weight_unit
+    # in the problem's rescaled weights (see MLPProblem.after_accepted_step)
+    E_D = problem.data_sse(x)
+    n_errors = problem.scale
     detail = ""
     root = None
     beta = gamma = math.nan
@@ -332,7 +356,7 @@ def posterior(problem, x, norm, activation):
         noise = 1.0 / beta
         status = how
         if F is not None:
-            root = backend.to_numpy(F) / math.sqrt(beta * problem.weight_unit)
+            root = backend.to_numpy(F) / math.sqrt(beta)
     return Posterior(
         layer_sizes=problem.mlp.layer_sizes, activation=activation,
         theta=np.array(backend.to_numpy(x), dtype=np.float64), root=root, noise=noise,

@@ -19,7 +19,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import __version__ as _version
 from ._backend import get_backend, is_cupy_array, to_host
-from ._bayes import BAYES_SOLVERS, BayesianPrecisions, UncertaintyWarning, posterior, predictive_std
+from ._bayes import (BayesianPrecisions, UncertaintyWarning, posterior, predictive_std,
+                     resolve_regularisation)
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._normalisation import Normalisation
@@ -354,7 +355,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"bayes"})],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"bayes", "auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -371,7 +372,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "init": [StrOptions({"glorot", "nguyen-widrow"})],
         "normalize_X": ["boolean"],
         "normalize_y": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "backend": [StrOptions({"auto", "numpy", "cupy"})],
@@ -395,7 +396,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         activation="tanh",
         *,
         solver="lm",
-        alpha=0.0,
+        alpha="auto",
         max_iter=1000,
         tol=1e-6,
         n_iter_no_change=10,
@@ -412,7 +413,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         init="glorot",
         normalize_X=True,
         normalize_y=True,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         chunk_size=None,
         backend="auto",
@@ -533,7 +534,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             theta0 = mlp.pack(self.coefs_, self.intercepts_)  # in y's units
 
         X_val = Y_val = w_val = None
-        if self.early_stopping:
+        bayes, self._early_stopping = resolve_regularisation(
+            self.alpha, self.early_stopping, self.solver, X.shape[0])
+        if self._early_stopping:
             X, X_val, Y, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight, rng)
 
         # The solver works on normalised inputs and targets, from initial
@@ -548,10 +551,6 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         theta0 = norm.to_solver(mlp, theta0) if continuing else theta_init
         loss_unit = norm.loss_unit
 
-        bayes = isinstance(self.alpha, str)  # 'bayes'
-        if bayes and self.solver not in BAYES_SOLVERS:
-            raise ValueError(f"alpha='bayes' needs solver='lm' or 'gauss-newton'; got "
-                             f"solver={self.solver!r}. Use a number for alpha.")
         evidence = (BayesianPrecisions.start(self if continuing else None) if bayes
                     else None)
         backend = get_backend(self.backend)
@@ -565,11 +564,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
         problem = MLPProblem(mlp, X, Y, sample_weight,
-                             0.0 if bayes else norm.penalty(mlp, self.alpha),
+                             0.0 if isinstance(self.alpha, str) else norm.penalty(mlp, self.alpha),
                              backend, chunk, dtype=self.dtype, evidence=evidence)
 
         monitor = None
-        if self.early_stopping:
+        if self._early_stopping:
             X_val_device = backend.asarray(X_val)
 
             def predict_val(x):
@@ -731,7 +730,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                  "StandardScaler). " if unscaled else "")
         if status == Status.MAX_ITER:
             advice = ("Increase max_iter, or set max_time to train for a time budget."
-                      if not self.early_stopping else "Increase max_iter.")
+                      if not self._early_stopping else "Increase max_iter.")
             msg = f"{result.message} The optimisation has not converged. {advice}"
         elif status == Status.MU_MAX:
             msg = (f"{result.message} ({where}). The loss cannot be lowered further "
@@ -745,7 +744,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                    f"parameters. Check the inputs and targets for huge values. {scale}"
                    f"Try another random_state{advice}.")
         elif status == Status.INTERRUPTED:
-            best = ("with the best validation loss" if self.early_stopping
+            best = ("with the best validation loss" if self._early_stopping
                     else "with the lowest training loss")
             msg = (f"{result.message} ({where}). The estimator holds the "
                    f"parameters {best} found so far.")

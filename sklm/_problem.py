@@ -400,9 +400,11 @@ class MLPProblem(Problem):
             new = None
         else:
             p_tr = trace_over(F, idx, xp, self.penalty)
+            # in the rescaled weights' units (weight_unit 1 for ordinary ones:
+            # integer weights count as repeated rows; weights of extreme mean,
+            # rescaled, count as relative weights of mean about 1)
             alpha, beta, gamma, new = evidence_update(
-                p_tr, rank, self.data_sse(x) * self.weight_unit, E_W,
-                self.scale * self.weight_unit, self.n_weights, self.weight_unit)
+                p_tr, rank, self.data_sse(x), E_W, self.scale, self.n_weights)
         old = self.evidence.penalty
         self.evidence.record(alpha, beta, gamma, new, how)
         if new is not None:

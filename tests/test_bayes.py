@@ -250,10 +250,12 @@ def test_singular_hessian_warns_and_uses_the_pseudo_inverse():
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(200, 2))
     y = X @ [1.0, 2.0] + rng.normal(size=200)
-    model = quiet(LMRegressor((3,), activation="identity", max_iter=50, random_state=0), X, y)
+    model = quiet(LMRegressor((3,), activation="identity", alpha=0.0, max_iter=50,
+                               random_state=0), X, y)
     with pytest.warns(UncertaintyWarning, match="singular.*rank 3 of 13.*pseudo-inverse"):
         _, std = model.predict(X, return_std=True)
-    linear = quiet(LMRegressor((), activation="identity", max_iter=50, random_state=0), X, y)
+    linear = quiet(LMRegressor((), activation="identity", alpha=0.0, max_iter=50,
+                                random_state=0), X, y)
     assert model.effective_params_ == pytest.approx(3.0, rel=1e-9)
     np.testing.assert_allclose(std, linear.predict(X, return_std=True)[1], rtol=1e-6)
 
@@ -262,7 +264,8 @@ def test_interpolating_fit_warns_and_gives_nan():
     # 31 parameters, 6 points fitted to rounding: no residuals to estimate the noise
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(6, 1))
-    model = quiet(LMRegressor((10,), max_iter=300, random_state=0), X, np.sin(3 * X[:, 0]))
+    model = quiet(LMRegressor((10,), alpha=0.0, max_iter=300, random_state=0), X,
+                  np.sin(3 * X[:, 0]))
     with pytest.warns(UncertaintyWarning, match="noise variance cannot be estimated.*NaN"):
         _, std = model.predict(X, return_std=True)
     assert np.all(np.isnan(std))
@@ -274,7 +277,7 @@ def test_non_finite_hessian_warns_and_falls_back_to_the_noise(monkeypatch):
     y = rosenbrock2d(X) + rng.normal(size=50)
     monkeypatch.setattr(MLPProblem, "normal_matrix",
                         lambda self, x: np.full((self.n_params,) * 2, np.inf))
-    model = quiet(LMRegressor((3,), max_iter=20, random_state=0), X, y)
+    model = quiet(LMRegressor((3,), alpha=0.0, max_iter=20, random_state=0), X, y)
     with pytest.warns(UncertaintyWarning, match="not finite.*noise's alone"):
         _, std = model.predict(X, return_std=True)
     np.testing.assert_allclose(std, 1.0 / np.sqrt(model.beta_), rtol=1e-12)
@@ -314,7 +317,8 @@ def test_bayes_needs_a_normal_equation_solver():
 
 def test_ordinary_fit_reports_noise_and_no_bayes_curves():
     X, y = linear_data(n=200, noise=0.5)
-    model = quiet(LMRegressor((), activation="identity", max_iter=20, random_state=0), X, y)
+    model = quiet(LMRegressor((), activation="identity", alpha=0.0, early_stopping=False,
+                              max_iter=20, random_state=0), X, y)
     assert model.alpha_ is None and model.alpha_curve_ is None
     assert model.effective_params_ == pytest.approx(5.0, rel=1e-9)   # 4 weights, 1 bias
     residuals = y - model.predict(X)

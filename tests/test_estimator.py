@@ -461,7 +461,7 @@ def test_warm_start_converts_the_fitted_weights_into_the_normalised_problem(shif
 def test_normalize_y_false_trains_on_y_as_given():
     X, y = smooth_data()
     std = (y - y.mean()) / y.std()
-    kw = dict(max_iter=3, tol=0.0, random_state=0)
+    kw = dict(max_iter=3, tol=0.0, random_state=0, alpha=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         raw = LMRegressor(normalize_y=False, **kw).fit(X, 5.0 * std)
