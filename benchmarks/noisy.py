@@ -89,12 +89,13 @@ def models(seed=0):
         "MLPRegressor()": make_pipeline(StandardScaler(), MLPRegressor(random_state=seed)),
         "MLPRegressor(max_iter=2000)": make_pipeline(
             StandardScaler(), MLPRegressor(max_iter=2000, random_state=seed)),
-        "LMRegressor(alpha=0)": lm(alpha=0.0),
-        "LMRegressor(early_stopping=True)": lm(alpha=0.0, early_stopping=True),
-        "LMRegressor(alpha='bayes')": lm(alpha="bayes"),
+        "LMRegressor(alpha=0) (defaults before issue 16)": lm(alpha=0.0, early_stopping=False),
+        "LMRegressor(alpha=0, early_stopping=True)": lm(alpha=0.0, early_stopping=True),
+        "LMRegressor(alpha='bayes', early_stopping=False)": lm(alpha="bayes",
+                                                              early_stopping=False),
         "LMRegressor(alpha='bayes', early_stopping=True)": lm(alpha="bayes",
                                                              early_stopping=True),
-        "LMRegressor() (defaults)": lm(),
+        "LMRegressor() (defaults: alpha='auto', early_stopping='auto')": lm(),
     }
 
 
@@ -141,24 +142,28 @@ def run_surrogate(sizes=(100, 300, 1000), seeds=range(10), hidden=(30,), max_ite
     print(f"noise sd {NOISE_SD:.4g} (variance {NOISE_SD**2:.4g}); network 2-{hidden[0]}-1; "
           f"MSE against the noise-free function, in units of the noise variance")
     print("| n | alpha='bayes' | best fixed alpha (GridSearchCV, 7 values) | early stopping "
-          "(15%) | no penalty | bayes / grid | bayes / early | effective_params_ |")
-    print("|---|---|---|---|---|---|---|---|")
+          "(15%) | no penalty | defaults | bayes / grid | bayes / early | "
+          "effective_params_ |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        res = {k: [] for k in ("bayes", "grid", "early", "none", "gamma", "best_alpha")}
+        res = {k: [] for k in ("bayes", "grid", "early", "none", "defaults", "gamma",
+                               "best_alpha")}
         for seed in seeds:
             X, y, X_test, f_test = surrogate_data(seed, n)
             base = dict(hidden_layer_sizes=hidden, max_iter=max_iter, random_state=seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                bayes = LMRegressor(alpha="bayes", **base).fit(X, y)
-                grid = GridSearchCV(LMRegressor(**base), {"alpha": ALPHAS},
+                bayes = LMRegressor(alpha="bayes", early_stopping=False, **base).fit(X, y)
+                grid = GridSearchCV(LMRegressor(early_stopping=False, **base),
+                                    {"alpha": ALPHAS},
                                     cv=KFold(5, shuffle=True, random_state=seed),
                                     scoring="neg_mean_squared_error").fit(X, y)
-                early = LMRegressor(early_stopping=True, validation_fraction=0.15,
+                early = LMRegressor(alpha=0.0, early_stopping=True, validation_fraction=0.15,
                                     **base).fit(X, y)
-                none = LMRegressor(alpha=0.0, **base).fit(X, y)
+                none = LMRegressor(alpha=0.0, early_stopping=False, **base).fit(X, y)
+                defaults = LMRegressor(**base).fit(X, y)
             for key, model in (("bayes", bayes), ("grid", grid), ("early", early),
-                               ("none", none)):
+                               ("none", none), ("defaults", defaults)):
                 res[key].append(np.mean((model.predict(X_test) - f_test) ** 2) / NOISE_SD**2)
             res["gamma"].append(bayes.effective_params_)
             res["best_alpha"].append(grid.best_params_["alpha"])
@@ -168,7 +173,8 @@ def run_surrogate(sizes=(100, 300, 1000), seeds=range(10), hidden=(30,), max_ite
             return f"{np.mean(v):.3f} (median {np.median(v):.3f}, max {np.max(v):.3f})"
 
         print(f"| {n} | {cell(m['bayes'])} | {cell(m['grid'])} | {cell(m['early'])} | "
-              f"{cell(m['none'])} | {np.mean(m['bayes']) / np.mean(m['grid']):.2f} | "
+              f"{cell(m['none'])} | {cell(m['defaults'])} | "
+              f"{np.mean(m['bayes']) / np.mean(m['grid']):.2f} | "
               f"{np.mean(m['bayes']) / np.mean(m['early']):.2f} | "
               f"{np.mean(m['gamma']):.1f} ({np.min(m['gamma']):.1f}-{np.max(m['gamma']):.1f}) |",
               flush=True)
@@ -187,8 +193,8 @@ def run_calibration(sizes=(100, 300, 1000), seeds=range(10), hidden=(10,), max_i
                     scale=NOISE_SD, size=f_test.size)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    model = LMRegressor(hidden, alpha=alpha, max_iter=max_iter,
-                                        random_state=seed).fit(X, y)
+                    model = LMRegressor(hidden, alpha=alpha, early_stopping=False,
+                                        max_iter=max_iter, random_state=seed).fit(X, y)
                     pred, std = model.predict(X_test, return_std=True)
                 z = np.abs(y_test - pred) / std
                 c1.append(np.mean(z < 1))
@@ -200,10 +206,10 @@ def run_calibration(sizes=(100, 300, 1000), seeds=range(10), hidden=(10,), max_i
 
 # ---------------------------------------------------------- noise-free seeds
 CANDIDATES = {
-    "alpha=0": dict(alpha=0.0),
-    "alpha='bayes'": dict(alpha="bayes"),
+    "alpha=0": dict(alpha=0.0, early_stopping=False),
+    "alpha='bayes'": dict(alpha="bayes", early_stopping=False),
     "alpha='bayes', early_stopping=True": dict(alpha="bayes", early_stopping=True),
-    "early_stopping=True": dict(alpha=0.0, early_stopping=True),
+    "alpha=0, early_stopping=True": dict(alpha=0.0, early_stopping=True),
     "defaults": dict(),
 }
 
