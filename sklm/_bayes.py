@@ -88,8 +88,9 @@ def resolve_regularisation(alpha, early_stopping, solver, n_samples):
     ``alpha='auto'`` is Bayesian regularisation for the solvers that support
     it (:data:`BAYES_SOLVERS`) and no penalty for the others;
     ``early_stopping='auto'`` is on for a Bayesian fit of at least
-    :data:`AUTO_EARLY_STOPPING_MIN_SAMPLES` rows, off otherwise. Why:
-    docs/benchmarks.md, "Noisy data and the defaults".
+    :data:`AUTO_EARLY_STOPPING_MIN_SAMPLES` rows of positive weight
+    (``n_samples`` counts those), off otherwise. Why: docs/benchmarks.md,
+    "Noisy data and the defaults".
     """
     if isinstance(alpha, str) and alpha == "bayes" and solver not in BAYES_SOLVERS:
         raise ValueError(f"alpha='bayes' needs solver='lm' or 'gauss-newton'; got "

@@ -204,10 +204,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         not improved for ``n_iter_no_change`` iterations, and keep the
         parameters with the best validation loss. 'auto': on for Bayesian
         fits (``alpha`` 'bayes' or 'auto' with 'lm' or 'gauss-newton') of at
-        least 100 samples, off otherwise. With Bayesian regularisation a stop
-        is deferred while the evidence estimates the noise variance below
-        1e-6 of the targets' (noise-free data: a plateau of the validation
-        loss is not overfitting). Why 'auto': the evidence alone stops at an
+        least 100 samples of positive weight, off otherwise. With Bayesian
+        regularisation a stop is deferred while the evidence estimates the
+        noise variance below 1e-6 of the targets' (noise-free data: a
+        plateau of the validation loss is not overfitting). Why 'auto': the evidence alone stops at an
         over-fitted fixed point on some noisy data (diabetes: test R^2 0.42;
         with early stopping 0.49), and on noise-free data the deferral keeps
         the fits as deep as without a validation split.
@@ -550,7 +550,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
         X_val = Y_val = w_val = None
         bayes, self._early_stopping = resolve_regularisation(
-            self.alpha, self.early_stopping, self.solver, X.shape[0])
+            self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)))
         if self._early_stopping:
             X, X_val, Y, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight, rng)
 

@@ -380,3 +380,24 @@ def test_noise_free_test_reads_the_latest_noise_estimate():
     assert test()       # noise variance 1e-7 < 1e-6
     evidence.record(1.0, 1e5, 3.0, 1.0, "cholesky")
     assert not test()
+
+
+def test_auto_defaults_resolve_by_solver_and_rows():
+    from sklm._bayes import resolve_regularisation
+
+    assert resolve_regularisation("auto", "auto", "lm", 100) == (True, True)
+    assert resolve_regularisation("auto", "auto", "gauss-newton", 99) == (True, False)
+    assert resolve_regularisation("auto", "auto", "adam", 1000) == (False, False)
+    assert resolve_regularisation(0.0, "auto", "lm", 1000) == (False, False)
+    assert resolve_regularisation("auto", False, "lm", 1000) == (True, False)
+    assert resolve_regularisation(0.1, True, "newton", 10) == (False, True)
+    # a fit by default on noisy data of 200 rows: Bayesian, with a validation split
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(200, 2))
+    y = rosenbrock2d(X) + rng.normal(scale=2.0, size=200)
+    model = quiet(LMRegressor((10,), max_iter=50, random_state=0), X, y)
+    assert model.alpha_ is not None and model.validation_loss_curve_ is not None
+    # rows of zero weight do not count
+    w = np.r_[np.ones(90), np.zeros(110)]
+    model = quiet(LMRegressor((10,), max_iter=5, random_state=0), X, y, sample_weight=w)
+    assert model.validation_loss_curve_ is None

@@ -55,3 +55,16 @@ def test_gpu_benchmark_pieces_run_on_the_cpu():
     sec, n_params, chunk = gpu.lm_seconds_per_iteration(backend, X[:200], y[:200], hidden,
                                                         iterations=3)
     assert sec > 0 and n_params == 311 and chunk == 200
+
+
+def test_noisy_benchmark_tiny(capsys):
+    # benchmarks/noisy.py end to end on tiny settings (the tables of
+    # docs/benchmarks.md, "Noisy data and the defaults")
+    from benchmarks import noisy
+
+    noisy.run_surrogate(sizes=(40,), seeds=range(1), hidden=(4,), max_iter=5)
+    noisy.run_calibration(sizes=(40,), seeds=range(1), hidden=(4,), max_iter=5)
+    out = capsys.readouterr().out
+    assert "| 40 |" in out and "effective_params_" in out and "within ±2 sd" in out
+    X, y = noisy.diabetes()
+    assert X.shape == (442, 10)
