@@ -50,7 +50,7 @@ X, y = sample(rng, 80)
 params = dict(hidden_layer_sizes=(30,), max_iter=300, random_state=0)  # 91 parameters
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
-    plain = LMRegressor(**params).fit(X, y)
+    plain = LMRegressor(alpha=0.0, early_stopping=False, **params).fit(X, y)
 bayes = LMRegressor(alpha="bayes", **params).fit(X, y)
 
 print(f"alpha='bayes': {bayes.n_iter_} iterations, effective_params_ = "
@@ -71,7 +71,8 @@ ax.fill_between(x_plot[:, 0], mean - 2 * std, mean + 2 * std, color="C0", alpha=
                 label="alpha='bayes', ±2 sd")
 ax.plot(x_plot[:, 0], truth(x_plot[:, 0]), "k--", lw=1.5, label="true function")
 ax.plot(x_plot[:, 0], mean, "C0", lw=2, label="alpha='bayes'")
-ax.plot(x_plot[:, 0], plain.predict(x_plot), "C3", lw=1, alpha=0.8, label="alpha=0")
+ax.plot(x_plot[:, 0], plain.predict(x_plot), "C3", lw=1, alpha=0.8,
+        label="alpha=0 (no penalty)")
 ax.plot(X[:, 0], y, "k.", ms=5, label="data")
 ax.axvspan(0.3, 1.0, color="0.9", zorder=-1)
 ax.set_ylim(-3, 3)
