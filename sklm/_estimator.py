@@ -207,10 +207,12 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         least 100 samples of positive weight, off otherwise. With Bayesian
         regularisation a stop is deferred while the evidence estimates the
         noise variance below 1e-6 of the targets' (noise-free data: a
-        plateau of the validation loss is not overfitting). Why 'auto': the evidence alone stops at an
-        over-fitted fixed point on some noisy data (diabetes: test R^2 0.42;
-        with early stopping 0.49), and on noise-free data the deferral keeps
-        the fits as deep as without a validation split.
+        plateau of the validation loss is not overfitting). Why 'auto': the
+        evidence alone stops at an over-fitted fixed point on some noisy data
+        (diabetes: test R^2 0.42; with early stopping 0.49), and on
+        noise-free data the deferral keeps the fits about as deep as without
+        a validation split (docs/benchmarks.md, "Noisy data and the
+        defaults").
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping``.
     chunk_size : int or None, default=None
@@ -578,9 +580,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         chunk = self.chunk_size or backend.chunk_rows(
             row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * Y.shape[1],
             n_rows=X.shape[0])
-        problem = MLPProblem(mlp, X, Y, sample_weight,
-                             0.0 if isinstance(self.alpha, str) else norm.penalty(mlp, self.alpha),
-                             backend, chunk, dtype=self.dtype, evidence=evidence)
+        penalty = 0.0 if isinstance(self.alpha, str) else norm.penalty(mlp, self.alpha)
+        problem = MLPProblem(mlp, X, Y, sample_weight, penalty, backend, chunk,
+                             dtype=self.dtype, evidence=evidence)
 
         monitor = None
         if self._early_stopping:
