@@ -41,10 +41,12 @@ y = rosenbrock(X) + rng.normal(scale=2.0, size=300)   # noise of variance 4
 X_test = rng.uniform(-2, 2, size=(2000, 2))
 y_test = rosenbrock(X_test)                            # the noiseless truth
 
-params = dict(hidden_layer_sizes=(30,), max_iter=300, random_state=0)
+# no penalty, to show early stopping alone (alpha='bayes' is the other
+# remedy: examples/07_bayesian_uncertainty.py)
+params = dict(hidden_layer_sizes=(30,), max_iter=300, random_state=0, alpha=0.0)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
-    plain = LMRegressor(**params).fit(X, y)
+    plain = LMRegressor(**params, early_stopping=False).fit(X, y)
 stopped = LMRegressor(**params, early_stopping=True, validation_fraction=0.25,
                       n_iter_no_change=30).fit(X, y)
 

@@ -6,6 +6,7 @@ on the CPU with NumPy/SciPy or on an NVIDIA GPU with CuPy.
 
 __version__ = "0.1.0.dev0"
 
+from ._bayes import UncertaintyWarning  # noqa: E402
 from ._estimator import LMRegressor  # noqa: E402
 
-__all__ = ["LMRegressor", "__version__"]
+__all__ = ["LMRegressor", "UncertaintyWarning", "__version__"]

@@ -52,6 +52,16 @@ class Backend(abc.ABC):
         return None if factor is None else self.cholesky_factor_solve(factor, b)
 
     @abc.abstractmethod
+    def inverse_cholesky(self, A):
+        """``L^-1`` for the lower Cholesky factor ``L`` of ``A``, or None.
+
+        ``A = L L^T``, so ``A^-1 = L^-T L^-1`` and ``g^T A^-1 g = ||L^-1 g||^2``:
+        the inverse factor turns quadratic forms in ``A^-1`` into column norms
+        (prediction variances, ``diag(A^-1)``). None when ``A`` is not
+        numerically positive definite or the inverse is not finite. ``O(n^3)``.
+        """
+
+    @abc.abstractmethod
     def lstsq(self, A, b):
         """Minimum-norm least-squares solution of ``A x = b`` (SVD based).
 
@@ -111,6 +121,18 @@ class NumpyBackend(Backend):
         if not np.all(np.isfinite(x)):
             return None
         return x
+
+    def inverse_cholesky(self, A):
+        with _scipy_blas_single_thread():
+            try:
+                L = scipy.linalg.cholesky(A, lower=True, check_finite=False)
+            except np.linalg.LinAlgError:
+                return None
+            Linv = scipy.linalg.solve_triangular(L, np.eye(A.shape[0]), lower=True,
+                                                 check_finite=False)
+        if not np.all(np.isfinite(Linv)):
+            return None
+        return Linv
 
     def lstsq(self, A, b):
         x, *_ = np.linalg.lstsq(A, b, rcond=None)
@@ -197,6 +219,15 @@ class CupyBackend(Backend):
         if not bool(self.xp.isfinite(x).all()):
             return None
         return x
+
+    def inverse_cholesky(self, A):
+        L = self.cholesky_factor(A)
+        if L is None:
+            return None
+        Linv = self._solve_triangular(L, self.xp.eye(A.shape[0]), lower=True)
+        if not bool(self.xp.isfinite(Linv).all()):
+            return None
+        return Linv
 
     def lstsq(self, A, b):
         x, *_ = self.xp.linalg.lstsq(A, b, rcond=None)

@@ -57,9 +57,10 @@ def _estimator(solver, hidden, max_iter, backend, random_state):
     settings = dict(SOLVER_SETTINGS.get(solver, {}))
     if max_iter is not None:
         settings["max_iter"] = max_iter
-    # tol=0: run the whole budget, as the tutorial does
+    # tol=0: run the whole budget, as the tutorial does; no penalty and no
+    # validation split, as trainlm and the tutorial (noise-free data)
     return LMRegressor(hidden, solver=solver, backend=backend, random_state=random_state,
-                       tol=0.0, **settings)
+                       tol=0.0, alpha=0.0, early_stopping=False, **settings)
 
 
 def run(n_samples=500, solvers=DEFAULT_SOLVERS, hidden=(10,), max_iter=None,

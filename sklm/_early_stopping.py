@@ -27,6 +27,14 @@ class ValidationMonitor:
     loss_unit : float, default=1.0
         Factor applied to the validation MSE (the estimator's ``y`` units when
         it trains on normalised targets); R^2 does not depend on it.
+
+    Attributes
+    ----------
+    defer : callable or None
+        ``defer() -> bool``: while it returns True a stop is not asked for
+        (the patience still counts; the best parameters are still tracked).
+        Bayesian regularisation defers while its noise estimate says the
+        data are noise-free (:meth:`sklm._bayes.BayesianPrecisions.noise_free_test`).
     """
 
     def __init__(self, predict, Y_val, w_val, tol, n_iter_no_change, xp, loss_unit=1.0):
@@ -57,6 +65,7 @@ class ValidationMonitor:
         self.stop_message = (
             f"Early stopping: the validation loss did not improve by tol={tol:g} "
             f"(relative) for n_iter_no_change={n_iter_no_change} iterations.")
+        self.defer = None
 
     def start(self, x0):
         """Score the starting point: it is the best until an iteration beats it.
@@ -100,5 +109,6 @@ class ValidationMonitor:
             self.best_train_loss = info.loss
             self.best_iteration = info.iteration + self.iteration_offset
         info.extras["val_fails"] = self._no_improvement  # trainlm's validation checks
-        return (self.n_iter_no_change is not None
+        stop = (self.n_iter_no_change is not None
                 and self._no_improvement >= self.n_iter_no_change)
+        return stop and not (self.defer is not None and self.defer())

@@ -22,6 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import __version__ as _version
 from . import _sampling as sampling
 from ._backend import get_backend, is_cupy_array, to_host
+from ._bayes import (BayesianPrecisions, UncertaintyWarning, posterior, predictive_std,
+                     resolve_regularisation)
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._problem import MLPProblem
@@ -39,6 +41,10 @@ _PREDICT_CHUNK = 65536
 _STOPPING = ("max_iter", "tol", "n_iter_no_change", "goal", "min_grad", "max_time", "verbose")
 _SOLVER_PARAMETERS = _STOPPING + tuple(
     dict.fromkeys(name for cls in SOLVERS.values() for name in cls.options))
+
+# The Gauss-Newton posterior (return_std, beta_, effective_params_) is formed
+# and kept for networks up to this size: n^2 floats (32 MB here) and O(n^3).
+_POSTERIOR_MAX_PARAMS = 2000
 
 # A fit on course to take longer than this (projected from its first
 # iterations) warns once how to bound it.
@@ -63,6 +69,15 @@ class _Run(NamedTuple):
     backend: str
     kept: _Kept
     one_iteration: bool  # partial_fit: reaching max_iter=1 is the plan, not a failure
+    posterior: object  # _Posterior
+
+
+class _Posterior(NamedTuple):
+    """What the finish phase needs for the precisions and ``return_std``."""
+
+    problem: object  # the MLPProblem on all the training rows
+    x: object  # the parameters kept, on the backend
+    evidence: object  # BayesianPrecisions or None
 
 
 # Bumped whenever the pickled state changes shape; see __setstate__.
@@ -109,9 +124,27 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         it costs ``O(m n^2)`` memory-bound work per iteration, so keep networks
         small. 'sgd', 'adam': first-order methods; one iteration is one epoch
         over minibatches of ``batch_size``.
-    alpha : float, default=0.0
-        L2 penalty on the weights. ``trainlm`` has none, and surrogate models
-        that must reach device precision rarely want one.
+    alpha : float, 'bayes' or 'auto', default='auto'
+        L2 penalty on the weights (a number; ``trainlm`` has none). 'bayes':
+        Bayesian regularisation (MATLAB's ``trainbr``; MacKay's evidence
+        approximation as Foresee & Hagan apply it to Levenberg-Marquardt),
+        for ``solver='lm'`` and ``'gauss-newton'``: one Gaussian prior on all
+        parameters of the normalised problem, whose precision ``alpha_`` and
+        the noise precision ``beta_`` are re-estimated after every accepted
+        step from ``J^T J``. It penalises as much as the data's noise calls
+        for: much on noisy data, next to nothing on noise-free data. 'auto':
+        'bayes' for 'lm' and 'gauss-newton' on fewer than 50,000 training
+        rows, 0 otherwise (on more, the ``growing_sample`` warm-up takes
+        over, the evidence's ``O(n_params^3)`` update after every step would
+        cost more than a step, and rows outnumber parameters so much that
+        little noise is fitted). Why it is the default: on noisy real data the unpenalised fit overfits
+        (scikit-learn's diabetes data, 5-fold CV: test R^2 0.02, against
+        0.49 for RidgeCV), while on the noise-free benchmark problems the
+        evidence lowers the penalty with the error and the fits reach the
+        same depths (docs/benchmarks.md, "Noisy data and the defaults"). Set
+        ``alpha=0.0, early_stopping=False`` for trainlm's (and sklm's
+        earlier) unpenalised fit. See the user guide's "Bayesian
+        regularisation" page.
     max_iter : int, default=1000
         Maximum number of iterations (accepted steps), trainlm's ``epochs``.
     tol : float, default=1e-4
@@ -212,10 +245,20 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         measured on scaled and shifted targets in docs/benchmarks.md
         ("Estimator defaults for inputs and targets"). False trains on ``y``
         as given (scikit-learn's MLPRegressor; the tutorial's raw-unit runs).
-    early_stopping : bool, default=False
+    early_stopping : bool or 'auto', default='auto'
         Hold out ``validation_fraction`` of the data, stop when its loss has
         not improved for ``n_iter_no_change`` iterations, and keep the
-        parameters with the best validation loss.
+        parameters with the best validation loss. 'auto': on for Bayesian
+        fits (``alpha`` 'bayes' or 'auto' with 'lm' or 'gauss-newton') of at
+        least 100 samples of positive weight, off otherwise. With Bayesian
+        regularisation a stop is deferred while the evidence estimates the
+        noise variance below 1e-6 of the targets' (noise-free data: a
+        plateau of the validation loss is not overfitting). Why 'auto': the
+        evidence alone stops at an over-fitted fixed point on some noisy data
+        (diabetes: test R^2 0.42; with early stopping 0.49), and on
+        noise-free data the deferral keeps the fits about as deep as without
+        a validation split (docs/benchmarks.md, "Noisy data and the
+        defaults").
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping``.
     chunk_size : int or None, default=None
@@ -340,6 +383,26 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Always 'identity'.
     backend_ : str
         The backend that trained the model.
+    alpha_ : float or None
+        ``alpha='bayes'``: the precision of the prior on the weights of the
+        normalised problem (``1 / variance`` of a weight; twice Foresee &
+        Hagan's ``alpha``), re-estimated at the parameters returned. None
+        otherwise.
+    beta_ : float or None
+        The noise precision (``1 / sigma^2`` of an observation of unit sample
+        weight, in ``y``'s units; twice Foresee & Hagan's ``beta``) at the
+        parameters returned: the evidence's estimate for ``alpha='bayes'``,
+        ``(n - effective_params_) / SSE`` of the training residuals otherwise
+        (``n`` = outputs times the sum of the sample weights). None for 'sgd'
+        and 'adam'.
+    effective_params_ : float or None
+        The effective number of parameters ``gamma``: the number of
+        parameters minus what the penalty holds at the prior (all of them
+        when there is no penalty and ``J^T J`` is regular; its rank when it is
+        singular). None for 'sgd' and 'adam'.
+    alpha_curve_, beta_curve_, effective_params_curve_ : list of float or None
+        ``alpha='bayes'``: the estimates after each iteration (``beta`` in
+        ``y``'s units). None otherwise.
 
     See Also
     --------
@@ -399,11 +462,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"bayes", "auto"})],
         "init": [StrOptions({"glorot", "nguyen-widrow"})],
         "normalize_X": ["boolean"],
         "normalize_y": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "backend": [StrOptions({"auto", "numpy", "cupy"})],
@@ -419,7 +482,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         activation="tanh",
         *,
         solver="lm",
-        alpha=0.0,
+        alpha="auto",
         max_iter=1000,
         tol=1e-4,
         n_iter_no_change=10,
@@ -436,7 +499,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         init="glorot",
         normalize_X=True,
         normalize_y=True,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         chunk_size=None,
         backend="auto",
@@ -538,17 +601,19 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self : LMRegressor
             The updated estimator.
         """
-        if self.early_stopping:
+        if self.early_stopping is True:
             raise ValueError("partial_fit does not support early_stopping=True: one "
                              "iteration has nothing to stop. Use fit.")
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
         continuing = (incremental or self.warm_start) and hasattr(self, "coefs_")
-        mlp, data, theta0, rng = self._prepare(X, y, sample_weight, continuing, incremental)
+        mlp, data, theta0, rng, bayes = self._prepare(X, y, sample_weight, continuing,
+                                                      incremental)
         carry = self._solver_carry if incremental and continuing else None
         stages, holdout = self._sample_plan(data, rng, fresh=not continuing and not incremental)
-        run = self._run(mlp, data, theta0, rng, incremental, carry, stages, holdout)
+        run = self._run(mlp, data, theta0, rng, incremental, carry, stages, holdout, bayes,
+                        continuing)
         self._finish(mlp, data, run, continuing)
         return self
 
@@ -556,11 +621,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     def _prepare(self, X, y, sample_weight, continuing, incremental):
         """Validate the input; split, normalise; the network and its start.
 
-        Returns ``(mlp, data, theta0, rng)``: ``theta0`` in the optimiser's
-        units, ``data`` a :class:`~sklm._training_data.TrainingData`.
+        Returns ``(mlp, data, theta0, rng, bayes)``: ``theta0`` in the
+        optimiser's units, ``data`` a :class:`~sklm._training_data.TrainingData`,
+        ``bayes`` whether ``alpha`` asks for Bayesian regularisation. Sets
+        ``_early_stopping``, what ``early_stopping`` resolves to (never on in
+        ``partial_fit``).
         """
         hidden = self._validated_hidden_layer_sizes()
         X, Y, sample_weight = self._validated_data(X, y, sample_weight, continuing)
+        bayes, self._early_stopping = resolve_regularisation(
+            self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)))
+        self._early_stopping = self._early_stopping and not incremental
         rng = check_random_state(self.random_state)
         mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
         # Drawn even when continuing, so that the draws after it (the
@@ -578,14 +649,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         keep = incremental and continuing and getattr(self, "_normalisation", None)
         data = prepare_training_data(
             X, Y, sample_weight, rng=rng,
-            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            validation_fraction=self.validation_fraction if self._early_stopping else None,
             normalize_X=self.normalize_X, normalize_y=self.normalize_y,
             norm=keep or None)
         if continuing:
             theta0 = data.to_solver(mlp, mlp.pack(self.coefs_, self.intercepts_))
         else:
             theta0 = theta_init
-        return mlp, data, theta0, rng
+        return mlp, data, theta0, rng, bayes
 
     def _validated_data(self, X, y, sample_weight, continuing):
         """``X``, ``Y`` (2-D) and the weights as checked float64 host arrays."""
@@ -630,12 +701,14 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         return sampling.sample_stages(data.n_samples, rng,
                                       force=self.growing_sample is True)
 
-    def _run(self, mlp, data, theta0, rng, one_iteration, carry, stages, holdout):
+    def _run(self, mlp, data, theta0, rng, one_iteration, carry, stages, holdout, bayes,
+             continuing):
         """Problem, monitor and solver on the backend; the solver's result.
 
         ``one_iteration`` for ``partial_fit``; ``carry`` the solver state it
         resumes from (None: a fresh start); ``stages`` the row samples of the
-        growing-sample warm-up (see ``_sampling``), trained on before all rows.
+        growing-sample warm-up (see ``_sampling``), trained on before all rows;
+        ``bayes`` for Bayesian regularisation (see ``_bayes``).
         """
         backend = get_backend(self.backend)
         if self.verbose:
@@ -645,12 +718,15 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         chunk = self.chunk_size or backend.chunk_rows(
             row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * data.Y.shape[1],
             n_rows=data.n_samples)
-        penalty = data.norm.penalty(mlp, self.alpha)
+        penalty = 0.0 if isinstance(self.alpha, str) else data.norm.penalty(mlp, self.alpha)
+        evidence = (BayesianPrecisions.start(self if continuing else None) if bayes
+                    else None)
 
-        def problem_on(rows=None, dtype=self.dtype):
+        def problem_on(rows=None, dtype=self.dtype, evidence=evidence):
             part = (data.X, data.Y, data.w) if rows is None else (
                 data.X[rows], data.Y[rows], data.w[rows])
-            return MLPProblem(mlp, *part, penalty, backend, chunk, dtype=dtype)
+            return MLPProblem(mlp, *part, penalty, backend, chunk, dtype=dtype,
+                              evidence=evidence)
 
         monitor = None
         if data.validation is not None:
@@ -661,6 +737,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
             monitor = ValidationMonitor(predict_val, Y_val, w_val, self.tol,
                                         self.n_iter_no_change, backend.xp, data.loss_unit)
+            if evidence is not None:  # no stop while the evidence sees no noise
+                monitor.defer = evidence.noise_free_test(data.Y, data.w)
         x0 = backend.asarray(theta0)
         if monitor is not None:
             monitor.start(x0)
@@ -671,6 +749,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         stage_results, x0, carry, ended = self._warm_up(stages, holdout, problem_on, options,
                                                          x0, carry, monitor, start)
         used = sum(r.n_iter for r in stage_results)
+        problem = problem_on()
         if ended:
             full = stage_results.pop()
         else:
@@ -679,7 +758,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 options["max_time"] = sampling.remaining_time(self.max_time, start)
                 if monitor is not None:
                     monitor.iteration_offset = used
-            full = SOLVERS[self.solver](**options).run(problem_on(), x0, carry=carry)
+            full = SOLVERS[self.solver](**options).run(problem, x0, carry=carry)
         if stage_results:
             result = sampling.chain(stage_results + [full])
             # quoted with the user's max_iter and max_time, not what the last
@@ -702,14 +781,15 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 "Scale them: normalize_X=True and normalize_y=True (the defaults), or "
                 "StandardScaler on X in a Pipeline and TransformedTargetRegressor for y."
             )
-        kept = _Kept(backend.to_numpy(result.x), result.loss, result.best_iteration)
+        x, kept = result.x, _Kept(None, result.loss, result.best_iteration)
         if monitor is not None and monitor.best_x is not None:
             # the training loss there is known: the start's, or the iteration's
-            kept = _Kept(backend.to_numpy(monitor.best_x),
-                         monitor.best_train_loss if monitor.best_iteration
-                         else result.initial_loss,
-                         monitor.best_iteration)
-        return _Run(result, full, rows_curve, monitor, backend.name, kept, one_iteration)
+            x = monitor.best_x
+            kept = _Kept(None, monitor.best_train_loss if monitor.best_iteration
+                         else result.initial_loss, monitor.best_iteration)
+        kept = kept._replace(theta=backend.to_numpy(x))
+        return _Run(result, full, rows_curve, monitor, backend.name, kept, one_iteration,
+                    _Posterior(problem, x, evidence))
 
     def _warm_up(self, stages, holdout, problem_on, options, x, carry, monitor, start):
         """LM on each row sample in turn (float32 normal matrix): see ``_sampling``.
@@ -758,8 +838,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             goal=self.goal,
             loss_unit=data.loss_unit,  # goal and verbose in y's units
             # With a validation set, tol/n_iter_no_change judge the validation
-            # loss (the monitor), as in scikit-learn, not the training loss.
-            tol=0.0 if monitor is not None else self.tol,
+            # loss (the monitor), as in scikit-learn; on the training loss they
+            # only detect a stalled line search.
+            tol=self.tol,
+            stop_on_tol=monitor is None,
             n_iter_no_change=self.n_iter_no_change,
             min_grad=self.min_grad,
             max_time=self.max_time,
@@ -843,8 +925,25 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             previous = self.best_loss_ if self.best_loss_ is not None else math.inf
             self.best_loss_ = min([previous, full.initial_loss * unit]
                                   + [v * unit for v in full.loss_curve])
+        self._set_uncertainty(run.posterior, data.norm, monitor, unit, continuing)
         if not (run.one_iteration and result.status == Status.MAX_ITER):
             self._warn(result, monitor)
+
+    def _set_uncertainty(self, post, norm, monitor, loss_unit, continuing):
+        """The precisions, effective parameters and posterior (damped solvers only)."""
+        self.alpha_ = self.beta_ = self.effective_params_ = self._posterior = None
+        if post.evidence is not None:
+            best = monitor.best_iteration if monitor is not None else None
+            post.evidence.fitted(post.problem, best, self, loss_unit, continuing)
+        if (self.solver in ("lm", "gauss-newton", "newton")
+                and post.problem.n_params <= _POSTERIOR_MAX_PARAMS):
+            self._posterior = posterior(post.problem, post.x, norm, self.activation)
+            self.beta_ = self._posterior.beta / loss_unit
+            self.effective_params_ = self._posterior.gamma
+            if post.evidence is not None:
+                self.alpha_ = self._posterior.alpha
+        if post.evidence is None:
+            self.alpha_curve_ = self.beta_curve_ = self.effective_params_curve_ = None
 
     def _validated_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -867,7 +966,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 else "the parameters with the lowest training loss")
         if status == Status.MAX_ITER:
             advice = ("Increase max_iter, or set max_time to train for a time budget."
-                      if not self.early_stopping else "Increase max_iter.")
+                      if not self._early_stopping else "Increase max_iter.")
             msg = f"{result.message} The optimisation has not converged. {advice}"
         elif status == Status.MU_MAX:
             if self.dtype == "float32":
@@ -905,7 +1004,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
 
     # -------------------------------------------------------------- predict
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict with the fitted network.
 
         Parameters
@@ -914,10 +1013,23 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             A CuPy array is predicted on its GPU and gives a CuPy array;
             anything else is computed with NumPy on the CPU, whatever backend
             trained the model.
+        return_std : bool, default=False
+            Also return the standard deviation of a new observation at each
+            row: ``sqrt(1 / beta_ + g^T A^-1 g)``, the noise plus the
+            parameters' uncertainty propagated through the network's gradient
+            ``g`` (the Laplace / delta method with the Gauss-Newton Hessian
+            ``A`` of the training loss). Models fitted by 'lm',
+            'gauss-newton' or 'newton' only. Meaningful near a minimum of a
+            smooth fit with more data than effective parameters; see the user
+            guide's "Bayesian regularisation" page for when it is not, and
+            for the warnings of its fallbacks (singular or non-finite ``J^T
+            J``, no noise estimate).
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
         check_is_fitted(self)
         if is_cupy_array(X):
@@ -931,7 +1043,35 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         params = [(backend.asarray(W), backend.asarray(b))
                   for W, b in zip(self.coefs_, self.intercepts_)]
         Y = mlp.predict_rows(params, X, xp, _PREDICT_CHUNK)
-        return Y.ravel() if self.n_outputs_ == 1 else Y
+        if not return_std:
+            return Y.ravel() if self.n_outputs_ == 1 else Y
+        std = self._predictive_std(X, backend)
+        return (Y.ravel(), std.ravel()) if self.n_outputs_ == 1 else (Y, std)
+
+    def _predictive_std(self, X, backend):
+        post = getattr(self, "_posterior", None)
+        n_params = sum(W.size + b.size for W, b in zip(self.coefs_, self.intercepts_))
+        if post is None and n_params > _POSTERIOR_MAX_PARAMS:
+            raise ValueError(
+                f"return_std=True needs the Gauss-Newton posterior, which sklm keeps for "
+                f"networks of at most {_POSTERIOR_MAX_PARAMS} parameters (it takes "
+                f"n_params^2 memory); this one has {n_params}."
+            )
+        if post is None:
+            raise ValueError(
+                f"return_std=True needs a model fitted by solver 'lm', 'gauss-newton' or "
+                f"'newton' with this version of sklm; this one was fitted by "
+                f"{self.solver!r}. Refit it with one of them."
+            )
+        if post.status != "cholesky":
+            fallback = {"pseudo-inverse": "the standard deviations use the pseudo-inverse "
+                        "(a lower bound where the data leave parameters undetermined)",
+                        "non-finite": "the standard deviations are the noise's alone",
+                        "no-noise-estimate": "the standard deviations are NaN"}[post.status]
+            warnings.warn(f"predict(return_std=True): {post.detail}; {fallback}. Use a "
+                          "penalty (alpha > 0 or alpha='bayes'), more data or a smaller "
+                          "network.", UncertaintyWarning, stacklevel=3)
+        return predictive_std(post, X, backend)
 
     def _validate_device_input(self, X, backend):
         """Checks of ``validate_data`` for an array that stays on the GPU."""

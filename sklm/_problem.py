@@ -15,6 +15,7 @@ methods do not depend on the number of samples.
 """
 
 import abc
+import math
 
 import numpy as np
 
@@ -84,6 +85,18 @@ class Problem(abc.ABC):
         """``(loss, gradient, exact Hessian of loss)`` at ``x``."""
         raise NotImplementedError(f"{type(self).__name__} has no exact Hessian.")
 
+    def after_accepted_step(self, x, loss, JtJ, Jtr):
+        """Hook called by the normal-equation solvers at each accepted point.
+
+        ``(loss, JtJ, Jtr)`` are the problem's own :meth:`normal_equations` at
+        ``x``. A problem whose loss has hyper-parameters it re-estimates from
+        the fit (Bayesian regularisation re-estimates its penalty from
+        ``J^T J``) updates them here and returns the normal equations of its
+        new loss, which the solver continues from (``JtJ`` and ``Jtr`` may be
+        updated in place). The default changes nothing.
+        """
+        return loss, JtJ, Jtr
+
 
 def _sum_squares(xp, E):
     """``sum(E**2)`` accumulated in float64 (BLAS sdot would sum in float32)."""
@@ -110,7 +123,7 @@ class MLPProblem(Problem):
     """
 
     def __init__(self, mlp, X, Y, sample_weight, alpha, backend, chunk_size,
-                 dtype=np.float64):
+                 dtype=np.float64, evidence=None):
         xp = backend.xp
         # Data, forward passes and Jacobians in ``dtype``; the parameters, the
         # loss, J^T J and J^T r returned to solvers are float64 whatever it is.
@@ -138,20 +151,36 @@ class MLPProblem(Problem):
             mean_w = 1.0
         w = backend.asarray(w64 / mean_w, dtype=self.dtype)
         self.w = w
+        self.weight_unit = mean_w  # the data's sum of squares is E_D / weight_unit
         self.sqrt_w = xp.sqrt(w)
         self.sum_w = float(w.sum(dtype=np.float64))
         self.scale = self.sum_w * self.n_outputs
         # integer indices of the weights: unlike a boolean mask, indexing
         # with them needs no device synchronisation on a GPU
         weight_idx = np.flatnonzero(mlp.weight_mask())
+        if evidence is not None:
+            # Bayesian regularisation puts its prior on every parameter, biases
+            # included (as trainbr): the posterior is then proper, J^T J + p I
+            # positive definite even where a unit's outgoing weight has gone
+            # to zero and left its bias undetermined.
+            weight_idx = np.arange(mlp.n_params)
+        # the penalised entries of x (``n_weights`` of them)
         self._weight_idx = backend.asarray(weight_idx, dtype=np.int64)
         # alpha_j W_j^2 / sum(w) in units of the rescaled sum of squares: the
         # diagonal the penalty adds to J^T J, one entry per weight (None: no
         # penalty, and no penalty residuals)
-        alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), weight_idx.shape)
-        self.penalty = (backend.asarray(alpha * (self.n_outputs / mean_w))
-                        if alpha.any() else None)
-        self._sqrt_penalty = None if self.penalty is None else xp.sqrt(self.penalty)
+        self.n_weights = int(weight_idx.shape[0])
+        # Bayesian regularisation (sklm._bayes): one penalty for every
+        # parameter, in these units already, re-estimated after each accepted step.
+        self.evidence = evidence
+        if evidence is not None:
+            if evidence.penalty is None:
+                # the first penalty is relative: loss = mse + initial ||theta||^2
+                evidence.penalty = evidence.initial = evidence.initial_relative * self.scale
+            self._set_penalty(np.full(self.n_weights, float(evidence.penalty)))
+        else:
+            alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), weight_idx.shape)
+            self._set_penalty(alpha * (self.n_outputs / mean_w) if alpha.any() else None)
         self.chunk_size = int(chunk_size)
         self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
         self._jt_buffer = None
@@ -162,12 +191,22 @@ class MLPProblem(Problem):
         # outputs take no more room than one chunk of the Jacobian, so memory
         # stays O(chunk * n + n^2).
         self._cache = []
+        # (x, J^T J, penalty version) of the last normal equations returned:
+        # the solver's final matrix, which normal_matrix reuses
+        self._last_normal = None
         widths = sum(mlp.layer_sizes)
         self._cacheable = (self.n_samples * widths
                            <= min(self.chunk_size, self.n_samples) * self.n_outputs
                            * self.n_params)
 
     # ---------------------------------------------------------------- helpers
+    def _set_penalty(self, penalty):
+        """Per-weight ``p_j`` in the rescaled sum of squares' units, or None."""
+        xp = self.xp
+        self.penalty = None if penalty is None else self.backend.asarray(penalty)
+        self._sqrt_penalty = None if self.penalty is None else xp.sqrt(self.penalty)
+        self._penalty_version = getattr(self, "_penalty_version", 0) + 1
+
     def _params(self, x):
         """The layers' ``(W, b)`` of ``x``, in the problem's dtype."""
         return self.mlp.unpack(x.astype(self.dtype, copy=False))
@@ -314,7 +353,70 @@ class MLPProblem(Problem):
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
             Jtr[idx] += self.penalty * x[idx]
+        self._last_normal = (x.copy(), JtJ, self._penalty_version)
         return self._loss_from_sse(sse, x), JtJ, Jtr
+
+    def normal_matrix(self, x):
+        """``J^T J`` at ``x`` with the current penalty (not to be modified).
+
+        The matrix of the last :meth:`normal_equations` when that was at
+        ``x`` with this penalty (a solver's final point: the solvers restore
+        its diagonal after damping it), else a new one.
+        """
+        last = self._last_normal
+        if (last is not None and last[2] == self._penalty_version
+                and last[0].shape == x.shape and bool(self.xp.array_equal(last[0], x))):
+            return last[1]
+        return self.normal_equations(x)[1]
+
+    def data_sse(self, x):
+        """The data's (rescaled) weighted sum of squared errors at ``x``, no penalty."""
+        sse = 0.0
+        for _, _, _, E in self._passes(x):
+            sse += _sum_squares(self.xp, E)
+        return float(sse)
+
+    def after_accepted_step(self, x, loss, JtJ, Jtr):
+        """Bayesian regularisation: re-estimate the penalty at ``x`` (see sklm._bayes).
+
+        Without an ``evidence`` object, nothing changes. Otherwise MacKay's
+        update from ``J^T J`` (with the current penalty), the weights'
+        ``||W||^2`` and the data's sum of squares gives a new penalty ``p``;
+        ``J^T J``, ``J^T r`` and the loss are shifted to it in place, at
+        ``O(n)`` cost, so the solver continues on the new objective without
+        a new Jacobian.
+        """
+        if self.evidence is None:
+            return loss, JtJ, Jtr
+        from ._bayes import evidence_update, inverse_root, trace_over  # noqa: PLC0415
+
+        xp = self.xp
+        idx = self._weight_idx
+        F, rank, how = inverse_root(self.backend, JtJ)
+        W = x[idx]
+        E_W = float(xp.vdot(W, W))
+        if F is None:
+            alpha = beta = gamma = math.nan
+            new = None
+        else:
+            p_tr = trace_over(F, idx, xp, self.penalty)
+            # in the rescaled weights' units (weight_unit 1 for ordinary ones:
+            # integer weights count as repeated rows; weights of extreme mean,
+            # rescaled, count as relative weights of mean about 1)
+            alpha, beta, gamma, new = evidence_update(
+                p_tr, rank, self.data_sse(x), E_W, self.scale, self.n_weights)
+        old = self.evidence.penalty
+        self.evidence.record(alpha, beta, gamma, new, how)
+        if new is not None:
+            delta = new - old
+            JtJ[idx, idx] += delta
+            Jtr[idx] += delta * W
+            loss = loss + delta * E_W / self.scale
+            self._set_penalty(xp.full(self.n_weights, new))
+            if self._last_normal is not None and self._last_normal[1] is JtJ:
+                # shifted in place to the new penalty
+                self._last_normal = (self._last_normal[0], JtJ, self._penalty_version)
+        return loss, JtJ, Jtr
 
     def hessian(self, x):
         """``(loss, gradient, Hessian)`` of the loss, exactly.

@@ -77,3 +77,16 @@ def test_convergence_benchmark_applies_the_solvers_tol_rule():
         stopped = least_squares(fun, [3.0, -2.0], solver="sgd", momentum=0.0,
                                 learning_rate_init=0.05, max_iter=500, tol=tol)
         assert k is not None and stopped.n_iter == k
+
+
+def test_noisy_benchmark_tiny(capsys):
+    # benchmarks/noisy.py end to end on tiny settings (the tables of
+    # docs/benchmarks.md, "Noisy data and the defaults")
+    from benchmarks import noisy
+
+    noisy.run_surrogate(sizes=(40,), seeds=range(1), hidden=(4,), max_iter=5)
+    noisy.run_calibration(sizes=(40,), seeds=range(1), hidden=(4,), max_iter=5)
+    out = capsys.readouterr().out
+    assert "| 40 |" in out and "effective_params_" in out and "within ±2 sd" in out
+    X, y = noisy.diabetes()
+    assert X.shape == (442, 10)

@@ -115,7 +115,8 @@ def test_warm_start_continues_from_the_fitted_weights():
     with pytest.warns(ConvergenceWarning):
         model.fit(X, y)
     # n_iter_ counts the last call's iterations, the curves all of them (sklearn 1.9)
-    assert model.n_iter_ == 10 and len(model.loss_curve_) == 20 and model.t_ == 20 * len(X)
+    assert model.n_iter_ == 10 and len(model.loss_curve_) == 20
+    assert model.t_ == 20 * model.sample_rows_curve_[0]  # (the training part of X)
     assert model.loss_ < first_loss
     # the second run started where the first ended: its first step improved on it
     assert model.loss_curve_[10] < first_loss
@@ -463,7 +464,7 @@ def test_warm_start_converts_the_fitted_weights_into_the_normalised_problem(shif
 def test_normalize_y_false_trains_on_y_as_given():
     X, y = smooth_data()
     std = (y - y.mean()) / y.std()
-    kw = dict(max_iter=3, tol=0.0, random_state=0)
+    kw = dict(max_iter=3, tol=0.0, random_state=0, alpha=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         raw = LMRegressor(normalize_y=False, **kw).fit(X, 5.0 * std)

@@ -26,6 +26,8 @@ EXPECTED = {
     "04_pipeline_gridsearch.py": ["grid search:", "best: solver=", "1 - R^2"],
     "05_early_stopping.py": ["early stopping ran", "kept the weights of iteration"],
     "06_gpu_backend.py": ["backend_='numpy'", "coefs_ are {'numpy'} arrays"],
+    "07_bayesian_uncertainty.py": ["effective_params_ =", "estimated noise sd",
+                                   "within ±2 sd"],
 }
 
 

@@ -16,6 +16,10 @@ from sklm.solvers import LevenbergMarquardt, Status
 
 pytestmark = pytest.mark.timeout(120)
 
+# What 'auto' resolves to on the >= 50,000 rows the warm-up is for (fewer
+# rows here, with its sizes shrunk): no Bayesian penalty, no validation split.
+LARGE = dict(alpha=0.0, early_stopping=False)
+
 
 @pytest.fixture
 def small_stages(monkeypatch):
@@ -45,7 +49,7 @@ def test_sample_stages_are_nested_and_disjoint_from_the_holdout(small_stages):
 
 def test_auto_trains_on_growing_samples_then_all_rows(small_stages):
     X, y = smooth(4000)
-    model = LMRegressor((8,), random_state=0, max_iter=60).fit(X, y)
+    model = LMRegressor((8,), **LARGE, random_state=0, max_iter=60).fit(X, y)
     rows = model.sample_rows_curve_
     assert rows[0] == 300 and 1200 in rows and rows[-1] == 4000
     assert rows == sorted(rows) and len(rows) == model.n_iter_ == len(model.loss_curve_)
@@ -60,12 +64,12 @@ def test_auto_trains_on_growing_samples_then_all_rows(small_stages):
 
 def test_off_is_the_full_batch_path_exactly(small_stages):
     X, y = smooth(4000)
-    off = LMRegressor((8,), random_state=0, max_iter=30, growing_sample=False).fit(X, y)
+    off = LMRegressor((8,), **LARGE, random_state=0, max_iter=30, growing_sample=False).fit(X, y)
     assert off.sample_rows_curve_ == [4000] * off.n_iter_
     # below the size 'auto' starts at, 'auto' draws nothing more: bit-identical
     X, y = smooth(2500)
-    auto = LMRegressor((8,), random_state=0, max_iter=30).fit(X, y)
-    off = LMRegressor((8,), random_state=0, max_iter=30, growing_sample=False).fit(X, y)
+    auto = LMRegressor((8,), **LARGE, random_state=0, max_iter=30).fit(X, y)
+    off = LMRegressor((8,), **LARGE, random_state=0, max_iter=30, growing_sample=False).fit(X, y)
     assert auto.loss_curve_ == off.loss_curve_
     np.testing.assert_array_equal(auto.coefs_[0], off.coefs_[0])
 
@@ -80,7 +84,7 @@ def test_samples_train_in_float32_and_the_full_data_in_dtype(small_stages, monke
 
     monkeypatch.setattr(MLPProblem, "__init__", init)
     X, y = smooth(4000)
-    LMRegressor((8,), random_state=0, max_iter=40).fit(X, y)
+    LMRegressor((8,), **LARGE, random_state=0, max_iter=40).fit(X, y)
     assert dtypes == [(1000, "float64"), (300, "float32"), (1200, "float32"),
                       (4000, "float64")]
 
@@ -109,7 +113,7 @@ def test_sample_weights_are_respected(small_stages):
     w[::2] = 0.0
     y_bad = y.copy()
     y_bad[::2] = 1e3
-    model = LMRegressor((8,), random_state=0, max_iter=60).fit(X, y_bad, sample_weight=w)
+    model = LMRegressor((8,), **LARGE, random_state=0, max_iter=60).fit(X, y_bad, sample_weight=w)
     assert model.sample_rows_curve_[0] == 300
     assert model.score(X[1::2], y[1::2]) > 0.999
 
@@ -118,8 +122,8 @@ def test_early_stopping_counts_iterations_across_the_stages(small_stages):
     X, y = smooth(4500)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = LMRegressor((8,), random_state=0, max_iter=80, early_stopping=True,
-                            n_iter_no_change=5).fit(X, y)
+        model = LMRegressor((8,), alpha=0.0, random_state=0, max_iter=80,
+                            early_stopping=True, n_iter_no_change=5).fit(X, y)
     assert model.sample_rows_curve_[0] == 300  # the warm-up ran (on 4,050 training rows)
     assert len(model.validation_scores_) == model.n_iter_ == len(model.loss_curve_)
     best = model.best_iteration_
@@ -130,7 +134,7 @@ def test_early_stopping_counts_iterations_across_the_stages(small_stages):
 
 def test_a_time_budget_spent_in_a_sample_ends_the_fit(small_stages):
     X, y = smooth(4000)
-    model = LMRegressor((8,), random_state=0, max_time=1e-9).fit(X, y)  # no warning
+    model = LMRegressor((8,), **LARGE, random_state=0, max_time=1e-9).fit(X, y)  # no warning
     assert model._status == Status.MAX_TIME
     assert model.sample_rows_curve_ == [300] and model.n_iter_ == 1
 
@@ -138,7 +142,7 @@ def test_a_time_budget_spent_in_a_sample_ends_the_fit(small_stages):
 def test_max_iter_counts_every_stage(small_stages):
     X, y = smooth(4000)
     with pytest.warns(ConvergenceWarning, match="max_iter=7"):
-        model = LMRegressor((8,), random_state=0, max_iter=7, tol=0.0).fit(X, y)
+        model = LMRegressor((8,), **LARGE, random_state=0, max_iter=7, tol=0.0).fit(X, y)
     assert model.n_iter_ == 7 and len(model.loss_curve_) == 7
 
 
@@ -154,7 +158,7 @@ def test_interrupt_in_a_later_stage_keeps_what_was_trained(small_stages, monkeyp
         return original(self, x)
 
     monkeypatch.setattr(MLPProblem, "normal_equations", normal_equations)
-    model = LMRegressor((8,), random_state=0, max_iter=60)
+    model = LMRegressor((8,), **LARGE, random_state=0, max_iter=60)
     with pytest.warns(ConvergenceWarning, match="interrupted"):
         model.fit(X, y)
     assert model._status == Status.INTERRUPTED
@@ -166,8 +170,9 @@ def test_only_fresh_lm_fits_use_it(small_stages):
     X, y = smooth(4000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        adam = LMRegressor((8,), solver="adam", random_state=0, max_iter=2).fit(X, y)
-        warm = LMRegressor((8,), random_state=0, max_iter=5, warm_start=True).fit(X, y)
+        adam = LMRegressor((8,), **LARGE, solver="adam", random_state=0,
+                           max_iter=2).fit(X, y)
+        warm = LMRegressor((8,), **LARGE, random_state=0, max_iter=5, warm_start=True).fit(X, y)
         warm.fit(X, y)
     assert set(adam.sample_rows_curve_) == {4000}
     assert set(warm.sample_rows_curve_[-warm.n_iter_:]) == {4000}

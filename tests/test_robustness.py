@@ -44,7 +44,9 @@ def quiet_fit(model, X, y, **kw):
 
 
 def small(solver="lm", **kw):
-    options = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=20, random_state=0)
+    # unpenalised, without a validation split: the tests below are about LM itself
+    options = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=20, random_state=0,
+                   alpha=0.0, early_stopping=False)
     options.update(FIRST_ORDER.get(solver, {}))
     options.update(kw)
     return LMRegressor(**options)

@@ -245,11 +245,14 @@ class Solver(abc.ABC):
         Stop when the loss is at or below ``goal``.
     tol : float
         Stop when the loss has not improved by at least ``tol * best_loss`` for
-        ``n_iter_no_change`` consecutive iterations. 0 disables it. Only
-        iterations that took the method's full step count: iterations whose
-        step a line search shortened count towards STALLED instead.
+        ``n_iter_no_change`` consecutive iterations. 0 disables it. When most
+        of those iterations took a step that a line search had to shorten,
+        the method is stuck, not converged: the status is STALLED.
     n_iter_no_change : int or inf
         Patience of the ``tol`` test; ``inf`` never stops on it.
+    stop_on_tol : bool, default=True
+        False: the ``tol`` test only detects stalls (a caller whose callback
+        judges convergence, e.g. on a validation set).
     min_grad : float
         Stop when the gradient norm of the loss falls below ``min_grad``.
     max_time : float or None
@@ -299,6 +302,7 @@ class Solver(abc.ABC):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
                              Options(Real, {math.inf})],
         "min_grad": [Interval(Real, 0, None, closed="left")],
+        "stop_on_tol": ["boolean"],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "callback": [callable, None],
         "verbose": ["verbose"],
@@ -310,9 +314,10 @@ class Solver(abc.ABC):
     divergence_factor = None
 
     def __init__(self, *, max_iter=1000, goal=0.0, tol=0.0, n_iter_no_change=10,
-                 min_grad=0.0, max_time=None, callback=None, verbose=0, stream=None,
-                 loss_unit=1.0, slow_fit_warning=None):
+                 min_grad=0.0, stop_on_tol=True, max_time=None, callback=None, verbose=0,
+                 stream=None, loss_unit=1.0, slow_fit_warning=None):
         self.max_iter = max_iter
+        self.stop_on_tol = stop_on_tol
         self.slow_fit_warning = slow_fit_warning
         self.loss_unit = loss_unit
         self.goal = goal
@@ -469,10 +474,12 @@ class Solver(abc.ABC):
                     stalled += 1
                 else:
                     no_improvement += 1
-                if no_improvement >= self.n_iter_no_change:
-                    status = Status.TOL
-                elif stalled >= self.n_iter_no_change:
-                    status = Status.STALLED
+                window = no_improvement + stalled
+                if window >= self.n_iter_no_change:
+                    if 2 * stalled > window:
+                        status = Status.STALLED
+                    elif self.stop_on_tol:
+                        status = Status.TOL
             if info.loss < best_loss:
                 best_x, best_loss, best_iteration = info.x.copy(), info.loss, iteration
         if status is None:

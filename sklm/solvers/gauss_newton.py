@@ -17,6 +17,9 @@ acts only when the full step fails:
   halved steps in a row that barely lower the loss stop the run with
   STALLED, a failure (Levenberg-Marquardt is the remedy).
 
+Each accepted point's normal equations pass through
+``problem.after_accepted_step`` (see :mod:`sklm.solvers.lm`).
+
 With ``safeguard=False`` (pure) every full step is taken, a singular ``J^T J``
 stops the run with status SINGULAR and a non-finite loss with NON_FINITE; the
 parameters returned are always the last finite ones. Either way a non-finite
@@ -106,7 +109,8 @@ class GaussNewton(Solver):
                 loss_new = problem.loss(x_new)
         elif not math.isfinite(loss_new):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
-        state.loss, state.JtJ, state.Jtr = problem.normal_equations(x_new)
+        state.loss, state.JtJ, state.Jtr = problem.after_accepted_step(
+            x_new, *problem.normal_equations(x_new))
         state.x = x_new
         grad_norm = 2.0 * norm(backend.xp, state.Jtr) / problem.scale
         return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm,

@@ -11,6 +11,12 @@ Each iteration, with ``J^T J`` and ``J^T r`` formed once at the current point:
    *same* ``J^T J`` (a rejected trial never costs a new Jacobian).
 3. stop with status MU_MAX when ``mu`` exceeds ``mu_max``.
 
+After each accepted step the solver forms the normal equations at the new
+point and hands them to ``problem.after_accepted_step``, which returns them
+unchanged unless the problem re-estimates a hyper-parameter of its loss there
+(Bayesian regularisation re-estimates its penalty from ``J^T J``); the solver
+continues from what it returns. The solver knows nothing of what that is.
+
 Forming ``J^T J`` squares the condition number of ``J`` (optimistix's
 ``newton_step`` docstring explains why a QR of ``J`` is the textbook choice);
 sklm forms it on purpose, because it is a BLAS-3 symmetric rank-k update that
@@ -221,7 +227,7 @@ class LevenbergMarquardt(Solver):
             if status == Status.MU_MAX:
                 state.mu = mu
             return IterationInfo(iteration, state.x, state.loss, mu=mu, status=status)
-        loss, JtJ, Jtr = problem.normal_equations(x_new)
+        loss, JtJ, Jtr = problem.after_accepted_step(x_new, *problem.normal_equations(x_new))
         state.x, state.loss, state.JtJ, state.Jtr = x_new, loss, JtJ, Jtr
         state.mu, state.nu = mu, nu
         grad_norm = 2.0 * norm(xp, Jtr) / problem.scale
