@@ -801,20 +801,20 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         results = []
         if not stages:
             return results, x, carry, False
-        holdout_loss = problem_on(holdout, "float64").loss
+        held_out = problem_on(holdout, "float64", evidence=None)
         for rows in stages:
             left = self.max_iter - sum(r.n_iter for r in results)
             if left < 1:
                 break
-            stage = dict(options, max_iter=min(sampling.STAGE_ITERATIONS, left), verbose=0,
-                         callback=sampling.StageWatch(holdout_loss, monitor, len(rows)),
-                         max_time=sampling.remaining_time(self.max_time, start),
-                         slow_fit_warning=None)
-            if monitor is not None:
-                monitor.iteration_offset = sum(r.n_iter for r in results)
             try:
-                result = SOLVERS[self.solver](**stage).run(problem_on(rows, "float32"), x,
-                                                           carry=carry)
+                sample = problem_on(rows, "float32")
+                stage = dict(options, max_iter=min(sampling.STAGE_ITERATIONS, left), verbose=0,
+                             callback=sampling.StageWatch(sample, held_out, monitor),
+                             max_time=sampling.remaining_time(self.max_time, start),
+                             slow_fit_warning=None)
+                if monitor is not None:
+                    monitor.iteration_offset = sum(r.n_iter for r in results)
+                result = SOLVERS[self.solver](**stage).run(sample, x, carry=carry)
             except KeyboardInterrupt:
                 if not results:
                     raise  # nothing trained yet, as in any fit

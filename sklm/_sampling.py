@@ -73,23 +73,26 @@ class StageWatch:
 
     Parameters
     ----------
-    holdout_loss : callable
-        ``holdout_loss(x)``: the loss on the held-out training rows.
+    sample, holdout : MLPProblem
+        The problems on the stage's sample and on the held-out rows: their
+        mean squared errors are compared, penalties left out (a penalty
+        divided by a sample's weight is not comparable across samples).
     monitor : callable or None
-    n_rows : int
-        The sample's rows, for the stop message.
     """
 
-    def __init__(self, holdout_loss, monitor, n_rows):
-        self.holdout_loss = holdout_loss
+    def __init__(self, sample, holdout, monitor):
+        self.sample = sample
+        self.holdout = holdout
         self.monitor = monitor
         self.stop_message = (
-            f"The sample of {n_rows} rows is fitted: its held-out loss rose above "
-            f"{OVERFIT_RATIO:g} times its own, or the sample's patience ran out.")
+            f"The sample of {sample.n_samples} rows is fitted: its held-out error rose "
+            f"above {OVERFIT_RATIO:g} times its own, or the sample's patience ran out.")
 
     def __call__(self, info):
         stop = bool(self.monitor(info)) if self.monitor is not None else False
-        return stop or self.holdout_loss(info.x) > OVERFIT_RATIO * info.loss
+        own = self.sample.data_sse(info.x) / self.sample.scale  # (a cached pass)
+        held_out = self.holdout.data_sse(info.x) / self.holdout.scale
+        return stop or held_out > OVERFIT_RATIO * own
 
 
 def ends_the_fit(result):
