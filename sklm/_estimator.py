@@ -22,8 +22,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import __version__ as _version
 from . import _sampling as sampling
 from ._backend import get_backend, is_cupy_array, to_host
-from ._bayes import (BayesianPrecisions, UncertaintyWarning, posterior, predictive_std,
-                     resolve_regularisation)
+from ._bayes import (
+    BayesianPrecisions,
+    UncertaintyWarning,
+    posterior,
+    predictive_std,
+    resolve_regularisation,
+)
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._problem import MLPProblem

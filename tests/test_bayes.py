@@ -19,8 +19,7 @@ from sklearn.linear_model import BayesianRidge
 
 from sklm import LMRegressor
 from sklm._backend import NumpyBackend, cupy_available
-from sklm._bayes import (BayesianPrecisions, UncertaintyWarning, evidence_update,
-                         inverse_root)
+from sklm._bayes import BayesianPrecisions, UncertaintyWarning, evidence_update, inverse_root
 from sklm._mlp import MLP
 from sklm._normalisation import Normalisation
 from sklm._problem import MLPProblem
