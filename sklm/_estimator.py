@@ -143,8 +143,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         over, the evidence's ``O(n_params^3)`` update after every step would
         cost more than a step, and rows outnumber parameters so much that
         little noise is fitted). Why it is the default: on noisy real data
-        the unpenalised fit overfits (scikit-learn's diabetes data, 5-fold CV: test R^2 0.02, against
-        0.49 for RidgeCV), while on the noise-free benchmark problems the
+        the unpenalised fit overfits (scikit-learn's diabetes data, 5-fold
+        CV: test R^2 0.02, against 0.49 for RidgeCV), while on the noise-free benchmark problems the
         evidence lowers the penalty with the error and the fits reach the
         same depths (docs/benchmarks.md, "Noisy data and the defaults"). Set
         ``alpha=0.0, early_stopping=False`` for trainlm's (and sklm's
