@@ -21,6 +21,7 @@ from . import __version__ as _version
 from ._backend import get_backend, is_cupy_array, to_host
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
+from ._multistart import fit_starts, initial_params, is_dask_collection
 from ._normalisation import Normalisation
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _fit_context
@@ -358,6 +359,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -399,6 +401,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        n_init=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -436,6 +439,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.n_init = n_init
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -456,6 +460,12 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         -------
         self : LMRegressor
         """
+        if self.n_init > 1 and not (self.warm_start and hasattr(self, "coefs_")):
+            return fit_starts(self, X, y, sample_weight)  # sklm/_multistart.py
+        if is_dask_collection(X, y, sample_weight):
+            from . import _dask  # noqa: PLC0415 - Dask only for Dask input
+
+            return _dask.fit(self, X, y, sample_weight)
         hidden = self._validated_hidden_layer_sizes()
         continuing = self.warm_start and hasattr(self, "coefs_")
         # CuPy inputs are validated and split on the host, then the problem
@@ -494,7 +504,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         # validation split, minibatch order) are those of the first fit: a
         # warm-started fit must validate on the same rows, not on rows it
         # trained on before.
-        theta_init = mlp.init_params(rng, self.init)
+        theta_init = initial_params(self, mlp, rng)
         if continuing:
             if [c.shape for c in self.coefs_] != _weight_shapes(mlp):
                 raise ValueError(
@@ -661,11 +671,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             # the score of the parameters returned (the start when no
             # iteration beat it: see ValidationMonitor.start)
             self.best_validation_score_ = monitor.best_score
+            self.best_validation_loss_ = monitor.best_loss
             self.best_loss_ = None
         else:
             self.validation_loss_curve_ = None
             self.validation_scores_ = None
             self.best_validation_score_ = None
+            self.best_validation_loss_ = None
             self.best_loss_ = min(self.loss_curve_, default=result.initial_loss * loss_unit)
 
     def _warn(self, result):
@@ -717,6 +729,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from . import _dask  # noqa: PLC0415 - Dask only for Dask input
+
+            return _dask.predict(self, X)
         if is_cupy_array(X):
             backend = get_backend("cupy")
             X = self._validate_device_input(X, backend)
