@@ -8,13 +8,14 @@ Dask array, built once on the worker that holds the block and kept there as a
 future. Each evaluation sends the parameter vector (``n`` floats) to every
 block, maps the block's problem there and gathers only ``n``- and
 ``n x n``-sized results, which the client adds in block order. Residual-sized
-vectors (geodesic acceleration's ``r``, ``J v``) stay on the workers as
-futures; arithmetic on them is recorded and replayed next to the block when
-``J^T u`` is asked for. The solvers see one Problem and know nothing of this.
+vectors (geodesic acceleration's ``r``, ``J v`` and their combination) are
+never formed on the client: they are recorded and evaluated next to each block
+inside the task that takes ``J^T u`` of them. The solvers see one Problem and
+know nothing of this.
 
-The data never travel to the client. What does: per iteration, ``n`` floats
-per block and task out, one ``n x n`` matrix and a few ``n``-vectors per block
-back (``bytes_sent`` and ``bytes_received`` count them).
+The data never travel to the client. What does: per evaluation, a few
+``n``-vectors per block out, one ``n x n`` matrix or ``n``-vector and a number
+per block back (``bytes_sent`` and ``bytes_received`` count them).
 
 Equality with the in-memory fit: the normalisation statistics, the weights'
 unit and the loss's scale are the whole data's, computed by the same passes
@@ -245,34 +246,25 @@ def _task_hessian(block, x):
         return sse, _host(block, g), _host(block, H)
 
 
-def _task_residual(block, x):
-    with block.lock:
-        return block.problem.residual(block.problem.backend.asarray(x))
-
-
-def _task_jvp(block, x, v):
-    backend = block.problem.backend
-    with block.lock:
-        return block.problem.jvp(backend.asarray(x), backend.asarray(v))
-
-
-def _replay(expr):
-    """Evaluate a recorded vector expression (see :class:`_Vector`) on its worker."""
-    if not isinstance(expr, list):
-        return expr
-    op, a, b = expr
-    a = _replay(a)
+def _replay(problem, expr):
+    """Evaluate a recorded vector expression (see :class:`_Vector`) next to its block."""
+    op = expr[0]
+    if op == "residual":
+        return problem.residual(problem.backend.asarray(expr[1]))
+    if op == "jvp":
+        return problem.jvp(problem.backend.asarray(expr[1]), problem.backend.asarray(expr[2]))
+    a = _replay(problem, expr[1])
     if op == "mul":
-        return a * b
-    b = _replay(b)
+        return a * expr[2]
+    b = _replay(problem, expr[2])
     return a - b if op == "sub" else a + b
 
 
 def _task_vjp(block, x, expr):
-    backend = block.problem.backend
-    u = _replay(expr)
+    problem = block.problem
     with block.lock:
-        return _host(block, block.problem.vjp(backend.asarray(x), u))
+        u = _replay(problem, expr)
+        return _host(block, problem.vjp(problem.backend.asarray(x), u))
 
 
 class _ValidationBlock:
@@ -314,23 +306,27 @@ def _nbytes(obj):
 
 
 class _Vector:
-    """A residual-sized vector kept on the workers: one expression per block.
+    """A residual-sized vector that is never formed on the client.
 
-    An expression is a future (a block's ``r`` or ``J v``) or a list
-    ``[op, a, b]`` recorded by the arithmetic below and replayed on the worker
-    with the same operations, in the same order, as NumPy would run them in
-    memory. ``tail`` holds the penalty's residuals, on the client.
+    ``r(x)`` and ``J(x) v`` are recorded, not computed, as are the
+    arithmetic on them (``[op, a, b]``); :meth:`DaskProblem.vjp` sends the
+    record to every block, which evaluates its rows of the vector with the
+    same operations, in the same order, as NumPy runs them on the whole
+    vector in memory, and takes ``J^T u`` of them in the same task. So
+    geodesic acceleration costs one round trip, not four, and the vector
+    never exists outside the task. ``tail`` holds the penalty's residuals,
+    on the client.
     """
 
-    def __init__(self, exprs, tail):
-        self.exprs = exprs
+    def __init__(self, expr, tail):
+        self.expr = expr
         self.tail = tail
 
     def _combine(self, op, other):
         tail = None
         if self.tail is not None:
             tail = self.tail - other.tail if op == "sub" else self.tail + other.tail
-        return _Vector([[op, a, b] for a, b in zip(self.exprs, other.exprs)], tail)
+        return _Vector([op, self.expr, other.expr], tail)
 
     def __sub__(self, other):
         return self._combine("sub", other)
@@ -340,8 +336,7 @@ class _Vector:
 
     def __mul__(self, c):
         c = float(c)
-        return _Vector([["mul", a, c] for a in self.exprs],
-                       None if self.tail is None else self.tail * c)
+        return _Vector(["mul", self.expr, c], None if self.tail is None else self.tail * c)
 
     __rmul__ = __mul__
     # In-place arithmetic rebinds to a new vector: the recorded operands never change.
@@ -398,12 +393,9 @@ class DaskProblem(Problem):
     # --------------------------------------------------------------- mapping
     def _submit(self, fn, *args):
         """Run ``fn(block, *args)`` next to every block; futures in block order."""
-        per_block = [[a[i] if isinstance(a, _PerBlock) else a for a in args]
-                     for i in range(len(self.blocks))]
-        futures = [self.client.submit(fn, block, *a, pure=False)
-                   for block, a in zip(self.blocks, per_block)]
+        futures = [self.client.submit(fn, block, *args, pure=False) for block in self.blocks]
         self.n_tasks += len(futures)
-        self.bytes_sent += sum(_nbytes(a) for a in per_block)
+        self.bytes_sent += len(futures) * _nbytes(args)
         return futures
 
     def _gather(self, futures):
@@ -478,24 +470,20 @@ class DaskProblem(Problem):
         return None if self.penalty is None else self._sqrt_penalty * v[self._weight_idx]
 
     def residual(self, x):
-        return _Vector(self._submit(_task_residual, x), self._tail(x))
+        return _Vector(["residual", x.copy()], self._tail(x))
 
     def jvp(self, x, v):
-        return _Vector(self._submit(_task_jvp, x, v), self._tail(v))
+        return _Vector(["jvp", x.copy(), v.copy()], self._tail(v))
 
     def vjp(self, x, u):
         if not isinstance(u, _Vector):
             raise TypeError("DaskProblem.vjp takes a vector from its residual or jvp.")
         out = np.zeros(self.n_params)
-        for part in self._map(_task_vjp, x, _PerBlock(u.exprs)):
+        for part in self._map(_task_vjp, x, u.expr):
             out += part
         if self.penalty is not None:
             out[self._weight_idx] += self._sqrt_penalty * u.tail
         return out
-
-
-class _PerBlock(list):
-    """An argument of :meth:`DaskProblem._submit` with one value per block."""
 
 
 # -------------------------------------------------------- early stopping
