@@ -293,6 +293,89 @@ def _sizeof_validation(block):
     return int(block.X.nbytes + block.Y.nbytes + block.w.nbytes)
 
 
+# ------------------------------------------------------------ placement
+# How long a wait lasts before the runner checks that its tasks' workers still
+# hold their blocks (a check is one request to the scheduler).
+_CHECK_AFTER = 2.0
+
+
+class _BlockRunner:
+    """Runs tasks next to their blocks, pinned to the workers that hold them.
+
+    Pinned, because Dask's work stealing would otherwise move a task, and so
+    a copy of its block, to a worker that happens to be idle: on every
+    evaluation once the Active Memory Manager has dropped the copy again.
+    The pin is strict, so it must be renewed when a worker is lost: the
+    scheduler rebuilds the lost blocks elsewhere from their lineage, and a
+    wait that outlasts ``_CHECK_AFTER`` seconds resubmits each task whose
+    worker no longer holds its block to the block's new holders (or, while
+    the block is being rebuilt, unpinned).
+
+    Attributes
+    ----------
+    n_tasks, bytes_sent, bytes_received : int
+        Tasks run and the arrays and numbers their arguments and results
+        carried between the client and the workers.
+    n_moved : int
+        Tasks resubmitted because their worker lost its block.
+    """
+
+    def __init__(self, client, blocks):
+        self.client = client
+        self.blocks = blocks
+        distributed.wait(blocks)
+        self._holders = self._who_has()
+        self.n_tasks = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.n_moved = 0
+
+    def _who_has(self):
+        held = self.client.who_has(self.blocks)
+        return [sorted(held.get(b.key, ())) or None for b in self.blocks]
+
+    def _submit_one(self, i, fn, args):
+        holders = self._holders[i]
+        return self.client.submit(fn, self.blocks[i], *args, pure=False, workers=holders,
+                                  allow_other_workers=holders is None)
+
+    def submit(self, fn, *args):
+        """``fn(block, *args)`` for every block; futures in block order."""
+        if any(h is None for h in self._holders):
+            self._holders = self._who_has()
+        futures = [self._submit_one(i, fn, args) for i in range(len(self.blocks))]
+        self.n_tasks += len(futures)
+        self.bytes_sent += len(futures) * _nbytes(args)
+        return futures
+
+    def gather(self, futures, fn, *args):
+        """The results of ``submit(fn, *args)``, rescuing tasks of lost workers."""
+        futures = list(futures)
+        while True:
+            try:
+                distributed.wait(futures, timeout=_CHECK_AFTER)
+                break
+            except TimeoutError:
+                self._rescue(futures, fn, args)
+        results = self.client.gather(futures)
+        self.bytes_received += _nbytes(results)
+        return results
+
+    def map(self, fn, *args):
+        return self.gather(self.submit(fn, *args), fn, *args)
+
+    def _rescue(self, futures, fn, args):
+        holders = self._who_has()
+        for i, future in enumerate(futures):
+            pinned = self._holders[i]
+            if future.done() or pinned is None or set(pinned) & set(holders[i] or ()):
+                continue
+            self._holders[i] = holders[i]
+            future.cancel()
+            futures[i] = self._submit_one(i, fn, args)
+            self.n_moved += 1
+
+
 # ----------------------------------------------------------------- problem
 def _nbytes(obj):
     """Bytes of the arrays and numbers in ``obj`` (what a task moves)."""
@@ -369,15 +452,12 @@ class DaskProblem(Problem):
 
     Attributes
     ----------
-    bytes_sent, bytes_received, n_tasks : int
-        What the evaluations so far moved between the client and the
-        workers (parameters and vectors out, sums back) and how many tasks
-        they ran.
+    runner : _BlockRunner
+        Places the tasks and counts what they move.
     """
 
     def __init__(self, client, blocks, n_params, scale, penalty, weight_idx):
-        self.client = client
-        self.blocks = blocks
+        self.runner = _BlockRunner(client, blocks)
         self.n_params = n_params
         self.scale = float(scale)
         self.backend = get_backend("numpy")
@@ -386,25 +466,14 @@ class DaskProblem(Problem):
         self.penalty = penalty
         self._sqrt_penalty = None if penalty is None else np.sqrt(penalty)
         self._weight_idx = weight_idx
-        self.bytes_sent = 0
-        self.bytes_received = 0
-        self.n_tasks = 0
 
-    # --------------------------------------------------------------- mapping
-    def _submit(self, fn, *args):
-        """Run ``fn(block, *args)`` next to every block; futures in block order."""
-        futures = [self.client.submit(fn, block, *args, pure=False) for block in self.blocks]
-        self.n_tasks += len(futures)
-        self.bytes_sent += len(futures) * _nbytes(args)
-        return futures
-
-    def _gather(self, futures):
-        results = self.client.gather(futures)
-        self.bytes_received += _nbytes(results)
-        return results
+    @property
+    def blocks(self):
+        return self.runner.blocks
 
     def _map(self, fn, *args):
-        return self._gather(self._submit(fn, *args))
+        """``fn(block, *args)`` next to every block; the results in block order."""
+        return self.runner.map(fn, *args)
 
     def _penalty_sse(self, x):
         if self.penalty is None:
@@ -491,19 +560,15 @@ class DaskValidationMonitor(ValidationMonitor):
     """:class:`ValidationMonitor` over validation rows kept on the workers."""
 
     def __init__(self, client, blocks, tol, n_iter_no_change, loss_unit):
-        self.client = client
-        self.blocks = blocks
-        sums = client.gather([client.submit(_ValidationBlock.sums, b) for b in blocks])
+        self.runner = _BlockRunner(client, blocks)
+        sums = self.runner.map(_ValidationBlock.sums)
         sum_w = sum(s[1] for s in sums)
         mean = functools.reduce(np.add, [s[0] for s in sums]) / sum_w
-        tss = functools.reduce(np.add, client.gather(
-            [client.submit(_ValidationBlock.tss, b, mean) for b in blocks]))
+        tss = functools.reduce(np.add, self.runner.map(_ValidationBlock.tss, mean))
         self._init_state(tss, sum_w * mean.shape[0], tol, n_iter_no_change, np, loss_unit)
 
     def evaluate(self, x):
-        rss = functools.reduce(np.add, self.client.gather(
-            [self.client.submit(_ValidationBlock.rss, b, x, pure=False)
-             for b in self.blocks]))
+        rss = functools.reduce(np.add, self.runner.map(_ValidationBlock.rss, x))
         return self._scores(float(rss.sum()), rss)
 
 
@@ -651,9 +716,12 @@ def fit(est, X, y, sample_weight):
         monitor.start(x0)
     solver = SOLVERS[est.solver](**est._solver_options(monitor, rng, loss_unit))
     result = solver.run(problem, x0)
-    est.dask_stats_ = {"blocks": len(blocks), "tasks": problem.n_tasks,
-                       "bytes_sent": problem.bytes_sent,
-                       "bytes_received": problem.bytes_received}
+    runners = [problem.runner] + ([] if monitor is None else [monitor.runner])
+    est.dask_stats_ = {"blocks": len(blocks),
+                       "tasks": sum(r.n_tasks for r in runners),
+                       "bytes_sent": sum(r.bytes_sent for r in runners),
+                       "bytes_received": sum(r.bytes_received for r in runners),
+                       "tasks_moved": sum(r.n_moved for r in runners)}
     # As LMRegressor.fit ends (to become its shared finish step).
     if not math.isfinite(result.initial_loss):
         raise ValueError(

@@ -228,6 +228,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Nesterov's momentum for 'sgd'.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's moment decay rates and denominator guard.
+    n_init : int, default=1
+        Random starts: fits from ``n_init`` initial weights, keeping the one
+        with the lowest validation loss (``early_stopping``) or training loss.
+        Start 0 is the ``n_init=1`` fit; the others draw their weights from
+        seeds derived from ``random_state`` and share everything else (the
+        validation split included, for an integer ``random_state``). They run
+        through :class:`joblib.Parallel`, so under the active joblib backend:
+        one after another by default, in local processes with
+        ``joblib.parallel_config(n_jobs=...)``, on a Dask cluster with
+        ``joblib.parallel_backend('dask')``. A ``warm_start`` refit runs one
+        start, from the fitted weights. See the user guide's Dask page.
 
     Attributes
     ----------
@@ -270,6 +281,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Always 'identity'.
     backend_ : str
         The backend that trained the model.
+    best_validation_loss_ : float or None
+        Validation mean squared error of the parameters returned
+        (``early_stopping``).
+    init_losses_ : list of float
+        With ``n_init > 1``: each start's validation loss (``early_stopping``)
+        or training loss, in start order.
+    best_init_ : int
+        With ``n_init > 1``: the start kept.
+    dask_stats_ : dict
+        After a fit on Dask collections: blocks, tasks run, and bytes sent
+        to and received from the workers by the fit's evaluations.
 
     See Also
     --------
@@ -449,9 +471,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs (converted to float64).
+            Training inputs (converted to float64). A Dask array or
+            DataFrame is fitted where its blocks live, on the cluster of the
+            current ``distributed.Client`` (user guide, Dask page).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets (a Dask collection with ``X``'s row blocks, or in memory).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights are equivalent to repeating
             rows.
@@ -720,7 +744,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            A CuPy array is predicted on its GPU and gives a CuPy array;
+            A CuPy array is predicted on its GPU and gives a CuPy array; a
+            Dask array or DataFrame gives a Dask array, block by block;
             anything else is computed with NumPy on the CPU, whatever backend
             trained the model.
 

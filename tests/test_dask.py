@@ -202,6 +202,7 @@ def test_only_parameter_sized_results_travel(client):
         for rows in (ROWS, 4 * ROWS)
     ]
     assert small_stats == large_stats
+    assert small_stats["tasks_moved"] == 0
     n = 3 * 6 + 6 + 6 + 1
     # per block and task: at most x and v out, a matrix and a vector back
     assert small_stats["bytes_received"] <= small_stats["tasks"] * 8 * (n * n + 2 * n + 1)
@@ -335,26 +336,30 @@ def test_a_worker_lost_mid_fit_does_not_change_the_result(monkeypatch):
     arrays = dict(block=BLOCK)
     with _cluster(3) as cluster, distributed.Client(cluster) as c:
         undisturbed = model().fit(*dask(X, y, w, **arrays))
-        original = _dask.DaskProblem._gather
+        original = _dask._BlockRunner.gather
         killed = []
 
-        def gather_after_killing(self, futures):
-            # On the 10th evaluation, with its tasks submitted, kill a worker
-            # process that holds blocks: the scheduler rebuilds its blocks
-            # from their lineage on the others and reruns the tasks.
-            if len(killed) == 0 and self.n_tasks >= 10 * len(self.blocks):
-                victim = next(iter(self.client.who_has([self.blocks[0]]).values()))[0]
+        def gather_after_killing(self, futures, fn, *args):
+            # At the 4th normal equations, with their tasks submitted, kill
+            # the worker process that holds the first block: the scheduler
+            # rebuilds its blocks from their lineage on the others, and the
+            # runner moves the tasks pinned to it there.
+            if (not killed and fn is _dask._task_normal_equations
+                    and self.n_tasks >= 10 * len(self.blocks)):
+                victim = self.client.who_has([self.blocks[0]])[self.blocks[0].key][0]
                 pid = self.client.run(os.getpid, workers=[victim])[victim]
                 os.kill(pid, signal.SIGKILL)
                 killed.append(victim)
-            return original(self, futures)
+            return original(self, futures, fn, *args)
 
-        monkeypatch.setattr(_dask.DaskProblem, "_gather", gather_after_killing)
+        monkeypatch.setattr(_dask._BlockRunner, "gather", gather_after_killing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             disturbed = model().fit(*dask(X, y, w, **arrays))
         monkeypatch.undo()
         assert killed
         assert killed[0] not in c.scheduler_info()["workers"]
+        assert disturbed.dask_stats_["tasks_moved"] >= 1
+        assert undisturbed.dask_stats_["tasks_moved"] == 0
     np.testing.assert_array_equal(disturbed.loss_curve_, undisturbed.loss_curve_)
     np.testing.assert_array_equal(disturbed.coefs_[0], undisturbed.coefs_[0])
