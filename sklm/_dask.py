@@ -349,29 +349,38 @@ class _BlockRunner:
         return futures
 
     def gather(self, futures, fn, *args):
-        """The results of ``submit(fn, *args)``, rescuing tasks of lost workers."""
+        """The results of ``submit(fn, *args)``, rescuing tasks of lost workers.
+
+        Waits in steps of ``_CHECK_AFTER`` seconds, and fetches each result
+        with that timeout too: a result computed on a worker that died before
+        it was fetched is computed again, which its pin would forbid.
+        """
         futures = list(futures)
-        while True:
+        results = [None] * len(futures)
+        pending = list(range(len(futures)))
+        while pending:
             try:
-                distributed.wait(futures, timeout=_CHECK_AFTER)
-                break
+                distributed.wait([futures[i] for i in pending], timeout=_CHECK_AFTER)
+                while pending:
+                    results[pending[0]] = futures[pending[0]].result(timeout=_CHECK_AFTER)
+                    pending.pop(0)
             except TimeoutError:
-                self._rescue(futures, fn, args)
-        results = self.client.gather(futures)
+                self._rescue(futures, pending, fn, args)
         self.bytes_received += _nbytes(results)
         return results
 
     def map(self, fn, *args):
         return self.gather(self.submit(fn, *args), fn, *args)
 
-    def _rescue(self, futures, fn, args):
+    def _rescue(self, futures, pending, fn, args):
+        """Resubmit the pending tasks whose pinned workers no longer hold their blocks."""
         holders = self._who_has()
-        for i, future in enumerate(futures):
+        for i in pending:
             pinned = self._holders[i]
-            if future.done() or pinned is None or set(pinned) & set(holders[i] or ()):
+            if pinned is None or set(pinned) & set(holders[i] or ()):
                 continue
             self._holders[i] = holders[i]
-            future.cancel()
+            futures[i].cancel()
             futures[i] = self._submit_one(i, fn, args)
             self.n_moved += 1
 

@@ -705,6 +705,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.best_loss_ = min(self.loss_curve_, default=result.initial_loss * loss_unit)
 
     def _warn(self, result):
+        if hasattr(self, "_start"):
+            return  # one of n_init starts: the kept one warns (sklm/_multistart.py)
         status = result.status
         where = f"after {result.n_iter} iterations"
         # Scaling advice only where the estimator did not scale the data itself.

@@ -20,7 +20,7 @@ logic: :func:`initial_params` and :func:`is_dask_collection`.
 """
 
 import sys
-import warnings
+from types import SimpleNamespace
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -49,10 +49,10 @@ def initial_params(est, mlp, rng):
     (the validation split, minibatch order) are the same for every start.
     """
     theta = mlp.init_params(rng, est.init)
-    seed = getattr(est, "_start_seed", None)
-    if seed is None:
+    start = getattr(est, "_start", None)
+    if start is None or start[1] is None:
         return theta
-    return mlp.init_params(np.random.RandomState(seed), est.init)
+    return mlp.init_params(np.random.RandomState(start[1]), est.init)
 
 
 def _start_seeds(random_state, n_init):
@@ -62,16 +62,21 @@ def _start_seeds(random_state, n_init):
     return [None] + [int(s) for s in seeds[1:]]
 
 
-def _fit_start(est, X, y, sample_weight, seed):
-    """Fit one start; return it and the warnings it raised (re-raised for the kept one)."""
-    est._start_seed = seed
+def _fit_start(est, X, y, sample_weight, index, seed):
+    """Fit start ``index``.
+
+    ``est._start`` marks the fit as one start: it draws its weights from
+    ``seed`` and keeps its convergence warning to itself (the kept start's
+    is raised once, by :func:`fit_starts`). A marker rather than
+    ``warnings.catch_warnings``, which is not thread-safe, and starts may
+    run in threads (joblib's threading backend, a Dask worker's threads).
+    """
+    est._start = (index, seed)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            est.fit(X, y, sample_weight)
+        est.fit(X, y, sample_weight)
     finally:
-        del est._start_seed
-    return est, [(w.message, w.category) for w in caught]
+        del est._start
+    return est
 
 
 def criterion(est):
@@ -90,17 +95,18 @@ def fit_starts(est, X, y, sample_weight):
         parallel = Parallel(n_jobs=len(seeds), backend="threading")
     else:
         parallel = Parallel()
-    fitted = parallel(delayed(_fit_start)(clone(template), X, y, sample_weight, seed)
-                      for seed in seeds)
-    losses = [criterion(start) for start, _ in fitted]
+    fitted = parallel(delayed(_fit_start)(clone(template), X, y, sample_weight, i, seed)
+                      for i, seed in enumerate(seeds))
+    losses = [criterion(start) for start in fitted]
     best = int(np.argmin(losses))
-    kept, caught = fitted[best]
+    kept = fitted[best]
     params = set(est.get_params(deep=False))
     for name, value in vars(kept).items():
         if name not in params:
             setattr(est, name, value)
     est.init_losses_ = losses
     est.best_init_ = best
-    for message, category in caught:
-        warnings.warn(message, category, stacklevel=3)
+    # the kept start's ConvergenceWarning, if it has one (see _fit_start)
+    est._warn(SimpleNamespace(status=kept._status, n_iter=kept.n_iter_,
+                              message=kept.stop_reason_))
     return est
