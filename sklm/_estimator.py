@@ -836,6 +836,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             # trained on raw data: a refit (warm start included) stays so
             state.setdefault("normalize_X", False)
             state.setdefault("normalize_y", False)
+        state.setdefault("n_init", 1)  # pickled before n_init existed
         super().__setstate__(state)
 
 

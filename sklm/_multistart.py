@@ -80,7 +80,7 @@ def _fit_start(est, X, y, sample_weight, index, seed):
 
 
 def criterion(est):
-    """What a start is judged by: the validation loss with early stopping, else the training loss."""
+    """A start's score: its validation loss with early stopping, else its training loss."""
     value = est.best_validation_loss_ if est.early_stopping else est.loss_
     return value if np.isfinite(value) else np.inf
 

@@ -83,3 +83,16 @@ def test_n_init_is_validated():
     X, y = data()
     with pytest.raises(ValueError, match="n_init"):
         LMRegressor(n_init=0).fit(X, y)
+
+
+def test_a_model_pickled_before_n_init_loads_with_one_start():
+    import pickle
+
+    X, y = data()
+    fitted = quiet(LMRegressor(max_iter=3, random_state=0), X, y)
+    state = fitted.__getstate__()
+    del state["n_init"]
+    old = LMRegressor.__new__(LMRegressor)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params()["n_init"] == 1
+    np.testing.assert_array_equal(old.predict(X), fitted.predict(X))
