@@ -617,134 +617,174 @@ def _normalisation(client, parts, inputs, targets, n_features, n_outputs):
     return Normalisation(x_shift, x_scale, y_shift, y_scale)
 
 
-def fit(est, X, y, sample_weight):
-    """``est.fit(X, y, sample_weight)`` for Dask collections (see the module docstring)."""
-    client = _client()
-    hidden = est._validated_hidden_layer_sizes()
-    continuing = est.warm_start and hasattr(est, "coefs_")
+def _inputs(est, X, y, sample_weight, continuing):
+    """``X``, ``Y`` and ``w`` as Dask arrays on ``X``'s row blocks; sets ``n_features_in_``."""
     X, names = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError("X must be 2-D (n_samples, n_features).")
     X = X.rechunk({1: -1})
-    rows = X.chunks[0]
-    Y, _ = _as_dask_array(y, "y", rows)
-    w, _ = _as_dask_array(sample_weight, "sample_weight", rows)
-    n_features = X.shape[1]
+    Y, _ = _as_dask_array(y, "y", X.chunks[0])
+    w, _ = _as_dask_array(sample_weight, "sample_weight", X.chunks[0])
     n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
-    if continuing and n_features != est.n_features_in_:
-        raise ValueError(f"X has {n_features} features, but {type(est).__name__} is "
+    if continuing and X.shape[1] != est.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is "
                          f"expecting {est.n_features_in_} features as input.")
     if continuing and n_outputs != est.n_outputs_:
         raise ValueError(
             f"y has {n_outputs} outputs but the warm-started model has "
             f"{est.n_outputs_}; fit with warm_start=False to change them."
         )
-    est.n_features_in_ = n_features
+    est.n_features_in_ = X.shape[1]
     if names is not None and all(isinstance(c, str) for c in names):
         est.feature_names_in_ = np.asarray(names, dtype=object)
     elif hasattr(est, "feature_names_in_"):
         del est.feature_names_in_
+    return X, Y, w
 
-    # The draws of the in-memory fit, in its order: initial weights, then the
-    # validation split's seed.
-    rng = check_random_state(est.random_state)
-    mlp = MLP((n_features, *hidden, n_outputs), est.activation)
-    theta_init = initial_params(est, mlp, rng)
-    if continuing:
-        theta0 = mlp.pack(est.coefs_, est.intercepts_)
-    split = None
-    if est.early_stopping:
-        split = (rng.randint(np.iinfo(np.int32).max), est.validation_fraction)
 
-    x_blocks = X.to_delayed().ravel()
-    y_blocks = Y.to_delayed().ravel()
-    w_blocks = [None] * len(x_blocks) if w is None else w.to_delayed().ravel()
-    parts = client.compute([
-        dask.delayed(_prepare_block)(xb, yb, wb, i, split)
-        for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks))
-    ])
-    summaries = client.gather([client.submit(_summary, p) for p in parts])
-    n_train = sum(s["rows"] for s in summaries)
-    sum_w = sum(s["sum_w"] for s in summaries)
-    if n_train < 1:
-        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-    if est.early_stopping:
-        n_val = sum(s["val_rows"] for s in summaries)
-        if n_val < 1 or n_train < 1:
+class _Prepared:
+    """The blocks, validated and split on the workers, and their totals.
+
+    Attributes
+    ----------
+    parts : list of Future
+        Per block ``(X, Y, w, X_val, Y_val, w_val)``.
+    summaries : list of dict
+        Per block: rows, weight sums, largest magnitudes (see ``_summary``).
+    n_train, sum_w : int, float
+        Training rows and their total weight.
+    """
+
+    def __init__(self, client, X, Y, w, split):
+        x_blocks = X.to_delayed().ravel()
+        y_blocks = Y.to_delayed().ravel()
+        w_blocks = [None] * len(x_blocks) if w is None else w.to_delayed().ravel()
+        self.parts = client.compute([
+            dask.delayed(_prepare_block)(xb, yb, wb, i, split)
+            for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks))
+        ])
+        self.summaries = client.gather([client.submit(_summary, p) for p in self.parts])
+        self.n_train = sum(s["rows"] for s in self.summaries)
+        self.sum_w = sum(s["sum_w"] for s in self.summaries)
+        self._check(split is not None)
+
+    def _check(self, split):
+        if self.n_train < 1:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if not split:
+            if not self.sum_w > 0:
+                raise ValueError("sample_weight must have a positive sum; got all zeros.")
+            return
+        n_val = sum(s["val_rows"] for s in self.summaries)
+        if n_val < 1:
             raise ValueError(
                 "early_stopping=True needs at least one training and one validation "
-                f"sample; each block holds out round(validation_fraction * rows) rows, "
-                f"which left {n_train} training and {n_val} validation rows. Provide "
-                "larger blocks or set early_stopping=False."
+                "sample; each block holds out round(validation_fraction * rows) rows, "
+                f"which left {self.n_train} training and {n_val} validation rows. "
+                "Provide larger blocks or set early_stopping=False."
             )
-        for name, total in (("training", sum_w),
-                            ("validation", sum(s["val_sum_w"] for s in summaries))):
+        for name, total in (("training", self.sum_w),
+                            ("validation", sum(s["val_sum_w"] for s in self.summaries))):
             if not total > 0:
                 raise ValueError(
                     f"early_stopping=True left the {name} part of the data with zero "
                     "total sample_weight. Give more rows positive weight, change "
                     "validation_fraction or random_state, or set early_stopping=False."
                 )
-    elif not sum_w > 0:
-        raise ValueError("sample_weight must have a positive sum; got all zeros.")
-    x_max = max(s["x_max"] for s in summaries)
-    y_max = max(s["y_max"] for s in summaries)
 
-    norm = _normalisation(client, parts, est.normalize_X, est.normalize_y,
-                          n_features, n_outputs)
-    theta0 = norm.to_solver(mlp, theta0) if continuing else theta_init
-    loss_unit = norm.loss_unit
+    def with_rows(self, key):
+        """The parts whose training (``'rows'``) or validation (``'val_rows'``) rows exist."""
+        return [p for p, s in zip(self.parts, self.summaries) if s[key] > 0]
 
+    def largest(self, key):
+        return max(s[key] for s in self.summaries)
+
+
+def _build(client, est, data, mlp, norm, n_outputs):
+    """The fit's :class:`DaskProblem` and, with ``early_stopping``, its monitor."""
     # The whole data's weight unit and scale (MLPProblem's rescaling).
-    unit = weight_unit_of(sum_w / n_train)
-    train_parts = [p for p, s in zip(parts, summaries) if s["rows"] > 0]
+    unit = weight_unit_of(data.sum_w / data.n_train)
+    train = data.with_rows("rows")
     weight_sums = client.gather([client.submit(_weight_sum, p, unit, est.dtype, pure=False)
-                                 for p in train_parts])
-    scale = float(sum(weight_sums)) * n_outputs
+                                 for p in train])
     blocks = [client.submit(_build_problem, p, mlp, norm, unit, est.dtype, est.chunk_size,
-                            est.backend, pure=False) for p in train_parts]
+                            est.backend, pure=False) for p in train]
     alpha = norm.penalty(mlp, est.alpha)
     penalty = alpha * (n_outputs / unit) if alpha.any() else None
-    problem = DaskProblem(client, blocks, mlp.n_params, scale, penalty,
-                          np.flatnonzero(mlp.weight_mask()))
+    problem = DaskProblem(client, blocks, mlp.n_params, float(sum(weight_sums)) * n_outputs,
+                          penalty, np.flatnonzero(mlp.weight_mask()))
     monitor = None
     if est.early_stopping:
-        val_parts = [p for p, s in zip(parts, summaries) if s["val_rows"] > 0]
         val_blocks = [client.submit(_ValidationBlock, p, mlp, norm, est.chunk_size,
-                                    pure=False) for p in val_parts]
+                                    pure=False) for p in data.with_rows("val_rows")]
         monitor = DaskValidationMonitor(client, val_blocks, est.tol, est.n_iter_no_change,
-                                        loss_unit)
-    del parts, train_parts  # the blocks' problems hold what is needed (and the lineage)
+                                        norm.loss_unit)
+    return problem, monitor
 
+
+def fit(est, X, y, sample_weight):
+    """``est.fit(X, y, sample_weight)`` for Dask collections (see the module docstring).
+
+    LMRegressor.fit's steps, with the data on the workers: prepare the
+    blocks, compute the normalisation, build the blocks' problems, run the
+    solver on their sum, store the result as the in-memory fit does.
+    """
+    client = _client()
+    hidden = est._validated_hidden_layer_sizes()
+    continuing = est.warm_start and hasattr(est, "coefs_")
+    X, Y, w = _inputs(est, X, y, sample_weight, continuing)
+    n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
+    # The in-memory fit's draws, in its order: initial weights, then the
+    # validation split's seed.
+    rng = check_random_state(est.random_state)
+    mlp = MLP((X.shape[1], *hidden, n_outputs), est.activation)
+    theta_init = initial_params(est, mlp, rng)
+    split = None
+    if est.early_stopping:
+        split = (rng.randint(np.iinfo(np.int32).max), est.validation_fraction)
+
+    data = _Prepared(client, X, Y, w, split)
+    norm = _normalisation(client, data.parts, est.normalize_X, est.normalize_y,
+                          X.shape[1], n_outputs)
+    theta0 = (norm.to_solver(mlp, mlp.pack(est.coefs_, est.intercepts_)) if continuing
+              else theta_init)
+    problem, monitor = _build(client, est, data, mlp, norm, n_outputs)
+    # The blocks' problems hold what they need; their lineage keeps the parts'
+    # tasks for a rebuild, so the prepared copies of the data can go.
+    data.parts = None
     if est.verbose:
-        print(f"LMRegressor: Dask, {len(blocks)} blocks on "
-              f"{len(client.scheduler_info().get('workers', {}))} workers, "
-              f"{mlp.n_params} parameters, {n_train} training samples")
+        print(f"LMRegressor: Dask, {len(problem.blocks)} blocks, {mlp.n_params} "
+              f"parameters, {data.n_train} training samples")
     x0 = np.asarray(theta0, dtype=np.float64)
     if monitor is not None:
         monitor.start(x0)
-    solver = SOLVERS[est.solver](**est._solver_options(monitor, rng, loss_unit))
+    solver = SOLVERS[est.solver](**est._solver_options(monitor, rng, norm.loss_unit))
     result = solver.run(problem, x0)
     runners = [problem.runner] + ([] if monitor is None else [monitor.runner])
-    est.dask_stats_ = {"blocks": len(blocks),
+    est.dask_stats_ = {"blocks": len(problem.blocks),
                        "tasks": sum(r.n_tasks for r in runners),
                        "bytes_sent": sum(r.bytes_sent for r in runners),
                        "bytes_received": sum(r.bytes_received for r in runners),
                        "tasks_moved": sum(r.n_moved for r in runners)}
-    # As LMRegressor.fit ends (to become its shared finish step).
+    return _finish(est, mlp, norm, result, monitor, continuing, data)
+
+
+def _finish(est, mlp, norm, result, monitor, continuing, data):
+    """The end of LMRegressor.fit (to become its shared finish step)."""
     if not math.isfinite(result.initial_loss):
         raise ValueError(
             f"The training loss at the initial parameters is not finite "
             f"({result.initial_loss}): the inputs or targets are too large to "
-            f"square in float64 (max |X| = {x_max:.3g}, max |y| = {y_max:.3g}). "
-            "Scale them: normalize_X=True and normalize_y=True (the defaults)."
+            f"square in float64 (max |X| = {data.largest('x_max'):.3g}, max |y| = "
+            f"{data.largest('y_max'):.3g}). Scale them: normalize_X=True and "
+            "normalize_y=True (the defaults)."
         )
     x, loss = result.x, result.loss
     if monitor is not None and monitor.best_x is not None:
         x = monitor.best_x
         loss = monitor.best_train_loss if monitor.best_iteration else result.initial_loss
     theta = norm.to_user(mlp, np.asarray(x))
-    est._set_fitted(mlp, get_backend("numpy"), theta, result, monitor, loss, loss_unit,
+    est._set_fitted(mlp, get_backend("numpy"), theta, result, monitor, loss, norm.loss_unit,
                     continuing)
     est.backend_ = f"dask ({est.backend})"
     est._warn(result)
