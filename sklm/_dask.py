@@ -336,8 +336,8 @@ class _BlockRunner:
 
     def _submit_one(self, i, fn, args):
         holders = self._holders[i]
-        return self.client.submit(fn, self.blocks[i], *args, pure=False, workers=holders,
-                                  allow_other_workers=holders is None)
+        pin = {} if holders is None else {"workers": holders, "allow_other_workers": False}
+        return self.client.submit(fn, self.blocks[i], *args, pure=False, **pin)
 
     def submit(self, fn, *args):
         """``fn(block, *args)`` for every block; futures in block order."""
