@@ -352,20 +352,23 @@ class _BlockRunner:
         """The results of ``submit(fn, *args)``, rescuing tasks of lost workers.
 
         Waits in steps of ``_CHECK_AFTER`` seconds, and fetches each result
-        with that timeout too: a result computed on a worker that died before
-        it was fetched is computed again, which its pin would forbid.
+        with a timeout too: a result computed on a worker that died before it
+        was fetched is computed again, which its pin would forbid. Each step
+        doubles (up to a minute), so that a slow fetch is not cut short forever.
         """
         futures = list(futures)
         results = [None] * len(futures)
         pending = list(range(len(futures)))
+        patience = _CHECK_AFTER
         while pending:
             try:
-                distributed.wait([futures[i] for i in pending], timeout=_CHECK_AFTER)
+                distributed.wait([futures[i] for i in pending], timeout=patience)
                 while pending:
-                    results[pending[0]] = futures[pending[0]].result(timeout=_CHECK_AFTER)
+                    results[pending[0]] = futures[pending[0]].result(timeout=patience)
                     pending.pop(0)
             except TimeoutError:
                 self._rescue(futures, pending, fn, args)
+                patience = min(2.0 * patience, 60.0)
         self.bytes_received += _nbytes(results)
         return results
 
