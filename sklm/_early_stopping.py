@@ -41,14 +41,23 @@ class ValidationMonitor:
         self.predict = predict
         self.Y_val = Y_val
         self.w_val = w_val[:, None]
-        self.xp = xp
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
         sum_w = float(w_val.sum())
         mean = (self.w_val * Y_val).sum(axis=0) / sum_w
         # weighted total sum of squares per output, for R^2
-        self._tss = (self.w_val * (Y_val - mean) ** 2).sum(axis=0)
-        self._norm = sum_w * Y_val.shape[1]
+        tss = (self.w_val * (Y_val - mean) ** 2).sum(axis=0)
+        self._init_state(tss, sum_w * Y_val.shape[1], tol, n_iter_no_change, xp, loss_unit)
+
+    def _init_state(self, tss, norm, tol, n_iter_no_change, xp, loss_unit):
+        """The statistics of the validation set and the empty history.
+
+        ``tss``: weighted total sum of squares per output (for R^2); ``norm``:
+        the validation weights' sum times the number of outputs.
+        """
+        self._tss = tss
+        self._norm = norm
+        self.xp = xp
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.loss_unit = loss_unit
         self.losses = []
         self.scores = []
@@ -81,10 +90,13 @@ class ValidationMonitor:
 
     def evaluate(self, x):
         """``(validation MSE, R^2 averaged over outputs)`` at ``x``."""
-        xp = self.xp
         sq = self.w_val * (self.Y_val - self.predict(x)) ** 2
-        mse = float(sq.sum()) / self._norm * self.loss_unit
-        rss = sq.sum(axis=0)
+        return self._scores(float(sq.sum()), sq.sum(axis=0))
+
+    def _scores(self, sse, rss):
+        """``(MSE, mean R^2)`` from the weighted sum of squares, total and per output."""
+        xp = self.xp
+        mse = sse / self._norm * self.loss_unit
         tss = self._tss
         # R^2 per output as scikit-learn's r2_score: 1 for a perfect fit of a
         # constant target, 0 for an imperfect one.

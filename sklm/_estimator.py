@@ -31,6 +31,7 @@ from ._bayes import (
 )
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
+from ._multistart import fit_starts, initial_params, is_dask_collection
 from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._training_data import prepare_training_data
@@ -329,6 +330,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Nesterov's momentum for 'sgd'.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's moment decay rates and denominator guard.
+    n_init : int, default=1
+        Random starts: fits from ``n_init`` initial weights, keeping the one
+        with the lowest validation loss (``early_stopping``) or training loss.
+        Start 0 is the ``n_init=1`` fit; the others draw their weights from
+        seeds derived from ``random_state`` and share everything else (the
+        validation split included, for an integer ``random_state``). They run
+        through :class:`joblib.Parallel`, so under the active joblib backend:
+        one after another by default, in local processes with
+        ``joblib.parallel_config(n_jobs=...)``, on a Dask cluster with
+        ``joblib.parallel_backend('dask')``. A ``warm_start`` refit runs one
+        start, from the fitted weights. See the user guide's Dask page.
 
     Attributes
     ----------
@@ -408,6 +420,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     alpha_curve_, beta_curve_, effective_params_curve_ : list of float or None
         ``alpha='bayes'``: the estimates after each iteration (``beta`` in
         ``y``'s units). None otherwise.
+    best_validation_loss_ : float or None
+        Validation mean squared error of the parameters returned
+        (``early_stopping``).
+    init_losses_ : list of float
+        With ``n_init > 1``: each start's validation loss (``early_stopping``)
+        or training loss, in start order.
+    best_init_ : int
+        With ``n_init > 1``: the start kept.
+    dask_stats_ : dict
+        After a fit on Dask collections: blocks, tasks run, and bytes sent
+        to and received from the workers by the fit's evaluations.
 
     See Also
     --------
@@ -478,6 +501,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         "dtype": [StrOptions({"float64", "float32"})],
         "growing_sample": [StrOptions({"auto"}), "boolean"],
         "warm_start": ["boolean"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         **option_constraints(_SOLVER_PARAMETERS),
     }
 
@@ -521,6 +545,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        n_init=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -559,6 +584,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.n_init = n_init
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -568,9 +594,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs (converted to float64).
+            Training inputs (converted to float64). A Dask array or
+            DataFrame is fitted where its blocks live, on the cluster of the
+            current ``distributed.Client`` (user guide, Dask page).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets (a Dask collection with ``X``'s row blocks, or in memory).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights are equivalent to repeating
             rows.
@@ -580,6 +608,12 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self : LMRegressor
             The fitted estimator.
         """
+        if self.n_init > 1 and not (self.warm_start and hasattr(self, "coefs_")):
+            return fit_starts(self, X, y, sample_weight)  # sklm/_multistart.py
+        if is_dask_collection(X, y, sample_weight):
+            from . import _dask  # noqa: PLC0415 - Dask only for Dask input
+
+            return _dask.fit(self, X, y, sample_weight)
         return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -609,6 +643,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if self.early_stopping is True:
             raise ValueError("partial_fit does not support early_stopping=True: one "
                              "iteration has nothing to stop. Use fit.")
+        if is_dask_collection(X, y, sample_weight):
+            raise TypeError("partial_fit takes in-memory arrays; fit takes Dask collections "
+                            "(and n_init random starts).")
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
@@ -643,7 +680,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         # validation split, minibatch order) are those of the first fit: a
         # warm-started fit must validate on the same rows, not on rows it
         # trained on before.
-        theta_init = mlp.init_params(rng, self.init)
+        theta_init = initial_params(self, mlp, rng)  # (this start's, with n_init)
         if continuing and [c.shape for c in self.coefs_] != _weight_shapes(mlp):
             raise ValueError(
                 "warm_start=True and partial_fit need the same hidden_layer_sizes as "
@@ -918,11 +955,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             # the score of the parameters returned (the start when no
             # iteration beat it: see ValidationMonitor.start)
             self.best_validation_score_ = monitor.best_score
+            self.best_validation_loss_ = monitor.best_loss
             self.best_loss_ = None
         else:
             self.validation_loss_curve_ = None
             self.validation_scores_ = None
             self.best_validation_score_ = None
+            self.best_validation_loss_ = None
             # the lowest loss on all the training rows (the warm-up's sample
             # losses are not comparable), the start's too: a fit that diverged
             # from its first epoch keeps it
@@ -940,7 +979,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if post.evidence is not None:
             best = monitor.best_iteration if monitor is not None else None
             post.evidence.fitted(post.problem, best, self, loss_unit, continuing)
-        if (self.solver in ("lm", "gauss-newton", "newton")
+        # (no posterior of a fit on Dask collections: post.problem is None)
+        if (self.solver in ("lm", "gauss-newton", "newton") and post.problem is not None
                 and post.problem.n_params <= _POSTERIOR_MAX_PARAMS):
             self._posterior = posterior(post.problem, post.x, norm, self.activation)
             self.beta_ = self._posterior.beta / loss_unit
@@ -961,6 +1001,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
 
     def _warn(self, result, monitor):
         """A ConvergenceWarning naming the cause of a stop that is not a success."""
+        if hasattr(self, "_start"):
+            return  # one of n_init starts: the kept one warns (sklm/_multistart.py)
         status = result.status
         stopped = f"Training stopped after {result.n_iter} iterations."
         # Scaling advice only where the estimator did not scale the data itself.
@@ -1015,7 +1057,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            A CuPy array is predicted on its GPU and gives a CuPy array;
+            A CuPy array is predicted on its GPU and gives a CuPy array; a
+            Dask array or DataFrame gives a Dask array, block by block;
             anything else is computed with NumPy on the CPU, whatever backend
             trained the model.
         return_std : bool, default=False
@@ -1037,6 +1080,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             Only with ``return_std=True``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from . import _dask  # noqa: PLC0415 - Dask only for Dask input
+
+            return _dask.predict(self, X)
         if is_cupy_array(X):
             backend = get_backend("cupy")
             X = self._validate_device_input(X, backend)
@@ -1164,6 +1211,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             state.setdefault("best_iteration_", n)
             state.setdefault("_solver_carry", {})
             state.setdefault("_normalisation", None)
+        state.setdefault("n_init", 1)  # pickled before n_init existed
         super().__setstate__(state)
 
 

@@ -98,6 +98,17 @@ class Problem(abc.ABC):
         return loss, JtJ, Jtr
 
 
+def weight_unit_of(mean_w):
+    """The power of two :class:`MLPProblem` divides weights of mean ``mean_w`` by.
+
+    1 for ordinary weights (mean within ``2**+-20``), else the power of two
+    nearest their mean.
+    """
+    if 2.0**-20 <= mean_w <= 2.0**20:
+        return 1.0
+    return 2.0 ** round(np.log2(mean_w))
+
+
 def _sum_squares(xp, E):
     """``sum(E**2)`` accumulated in float64 (BLAS sdot would sum in float32)."""
     if E.dtype != np.float64:
@@ -120,10 +131,16 @@ class MLPProblem(Problem):
 
     Rows are processed in chunks of ``chunk_size`` samples, so the Jacobian is
     never held whole: memory is ``O(chunk_size * k * n_params + n_params^2)``.
+
+    One block of a larger data set (a chunk of a Dask array, see
+    :mod:`sklm._dask`) is a problem of its own whose results add up to the
+    whole data's: it takes the whole data's ``weight_unit`` (the power of two
+    the weights are divided by) and ``scale=1``, so that its loss is its
+    weighted sum of squares, and no penalty.
     """
 
     def __init__(self, mlp, X, Y, sample_weight, alpha, backend, chunk_size,
-                 dtype=np.float64, evidence=None):
+                 dtype=np.float64, evidence=None, *, weight_unit=None, scale=None):
         xp = backend.xp
         # Data, forward passes and Jacobians in ``dtype``; the parameters, the
         # loss, J^T J and J^T r returned to solvers are float64 whatever it is.
@@ -144,17 +161,13 @@ class MLPProblem(Problem):
         # them. Ordinary weights are left exactly as they are, so that integer
         # weights stay equivalent to repeated rows (J^T J is then the same).
         w64 = np.asarray(backend.to_numpy(sample_weight), dtype=np.float64)
-        mean_w = float(w64.mean())
-        if not 2.0**-20 <= mean_w <= 2.0**20:
-            mean_w = 2.0 ** round(np.log2(mean_w))
-        else:
-            mean_w = 1.0
+        mean_w = weight_unit_of(float(w64.mean())) if weight_unit is None else weight_unit
         w = backend.asarray(w64 / mean_w, dtype=self.dtype)
         self.w = w
         self.weight_unit = mean_w  # the data's sum of squares is E_D / weight_unit
         self.sqrt_w = xp.sqrt(w)
         self.sum_w = float(w.sum(dtype=np.float64))
-        self.scale = self.sum_w * self.n_outputs
+        self.scale = self.sum_w * self.n_outputs if scale is None else float(scale)
         # integer indices of the weights: unlike a boolean mask, indexing
         # with them needs no device synchronisation on a GPU
         weight_idx = np.flatnonzero(mlp.weight_mask())
