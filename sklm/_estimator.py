@@ -285,8 +285,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         before that; use float64 for the last digits.
     growing_sample : 'auto' or bool, default='auto'
         Before the full data, train ``solver='lm'`` on a growing random
-        sample of the rows: 2,000 rows first, then 4 times more each time
-        the sample is over-fitted (its loss on 5,000 held-out training rows
+        sample of the rows: 1,500 rows first, then 4 times more each time
+        the sample is over-fitted (its error on 5,000 held-out training rows
         exceeds 1.5 times its own) or after 15 iterations, with the Jacobian
         and ``J^T J`` in float32, until a sample would exceed half the data;
         then all rows in ``dtype``. On 1e5 rows a full-batch step costs a
@@ -294,8 +294,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         thousand rows already tell the first digits (measured in
         docs/benchmarks.md, "Time to precision on 1e5 rows"). 'auto': from
         50,000 training rows on, for fresh fits (not ``warm_start`` or
-        ``partial_fit``); True: whenever 2,000 rows are at most half the
-        data; False: never, every iteration on all rows (sklm before 0.3).
+        ``partial_fit``); True: whenever 1,500 rows are at most half the
+        data; False: never, every iteration on all rows (as before this
+        option existed).
         ``loss_curve_`` then holds each sample's own loss for its
         iterations, ``sample_rows_curve_`` their rows.
     random_state : int, RandomState instance or None, default=None

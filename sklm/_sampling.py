@@ -31,7 +31,7 @@ from .solvers import SolverResult, Status
 
 __all__ = ["sample_stages", "StageWatch", "chain", "MIN_ROWS"]
 
-FIRST_ROWS = 2_000
+FIRST_ROWS = 1_500
 GROWTH = 4
 STAGE_ITERATIONS = 15
 OVERFIT_RATIO = 1.5

@@ -90,3 +90,18 @@ def test_noisy_benchmark_tiny(capsys):
     assert "| 40 |" in out and "effective_params_" in out and "within ±2 sd" in out
     X, y = noisy.diabetes()
     assert X.shape == (442, 10)
+
+
+def test_ratios_reads_the_runners_traces(tmp_path):
+    import json
+
+    from benchmarks import ratios
+
+    runs = {"ours": [{"seed": 0, "trace": [[0.0, 1.0, 0], [1.0, 5e-3, 1], [2.0, 5e-5, 2]]}],
+            "ref": [{"seed": 0, "trace": [[0.0, 1.0, 0], [2.0, 5e-4, 9], [8.0, 9e-5, 40]]}]}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"problems": {"p": {"runs": runs}}}))
+    out = ratios.table([str(path)], "p", "ours", "ref")
+    # 1e-2: 1 s against 2 s; 1e-3: 2 s against 2 s; 1e-4: 2 s against 8 s
+    assert "| 0 | 1.00 / 2.00 (0.50) | 2.00 / 2.00 (1.00) | 2.00 / 8.00 (0.25) |" in out
+    assert "| median ratio | 0.50 | 1.00 | 0.25 |" in out

@@ -127,3 +127,23 @@ def test_minibatch_sgd_on_the_gpu_matches_the_cpu():
     cpu = LMRegressor(backend="numpy", **kw).fit(X, y)
     gpu = LMRegressor(backend="cupy", **kw).fit(X, y)
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_growing_sample_and_bayes_run_on_the_gpu(monkeypatch):
+    # the growing-sample warm-up (its stages shrunk) and Bayesian
+    # regularisation with return_std, on the device as on the host
+    from sklm import _sampling
+
+    monkeypatch.setattr(_sampling, "FIRST_ROWS", 300)
+    monkeypatch.setattr(_sampling, "HOLDOUT_ROWS", 500)
+    X, y = rosen2d(2000, 3)
+    kw = dict(hidden_layer_sizes=(10,), max_iter=30, random_state=0)
+    for extra in (dict(growing_sample=True, alpha=0.0, early_stopping=False), {}):
+        cpu = LMRegressor(backend="numpy", **kw, **extra).fit(X, y)
+        gpu = LMRegressor(backend="cupy", **kw, **extra).fit(X, y)
+        assert gpu.sample_rows_curve_ == cpu.sample_rows_curve_
+        np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-6)
+    _, std_cpu = cpu.predict(X[:50], return_std=True)
+    _, std_gpu = gpu.predict(X[:50], return_std=True)
+    np.testing.assert_allclose(std_gpu, std_cpu, rtol=1e-6)
