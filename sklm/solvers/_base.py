@@ -397,6 +397,24 @@ class Solver(abc.ABC):
                 "a smaller network or on fewer rows, or set verbose=1 to follow it.",
                 SlowFitWarning, stacklevel=5)
 
+    def _criterion_met(self, info, stop_requested, best_loss, initial_loss):
+        """The status of a stopping criterion ``info`` meets (None: go on), tol aside."""
+        if info.status is not None:
+            return info.status
+        if self._diverged(info.loss, best_loss, initial_loss):
+            return Status.DIVERGED
+        if not math.isfinite(info.loss):
+            return Status.NON_FINITE
+        if self._reached_goal(info.loss):
+            return Status.GOAL
+        if info.grad_norm < self.min_grad:
+            return Status.MIN_GRAD
+        if stop_requested:
+            return Status.CALLBACK
+        if self.max_time is not None and info.elapsed >= self.max_time:
+            return Status.MAX_TIME
+        return None
+
     def run(self, problem, x0, carry=None):
         """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`.
 
@@ -418,9 +436,7 @@ class Solver(abc.ABC):
         # after a divergence or an interruption. A copy: O(n) per improving
         # iteration, against at least O(m n) for the iteration itself.
         best_x, best_loss, best_iteration = state.x, state.loss, 0
-        # Iterations since the last improvement by tol: full steps (the tol
-        # test) and steps a line search shortened (the stall test).
-        no_improvement = stalled = 0
+        patience = _Patience(self.tol, self.n_iter_no_change, self.stop_on_tol)
         iteration = 0
         status = None
         if not math.isfinite(state.loss):
@@ -443,47 +459,18 @@ class Solver(abc.ABC):
                 status = Status.INTERRUPTED
                 break
             iteration += 1
-            history["loss"].append(info.loss)
-            history["mu"].append(info.mu)
-            history["grad"].append(info.grad_norm)
-            history["time"].append(info.elapsed)
+            for key, value in zip(history, (info.loss, info.mu, info.grad_norm, info.elapsed)):
+                history[key].append(value)
             if table is not None:
                 table.row(info)
             if slow_check and info.elapsed >= _SLOW_CHECK_AFTER:
                 slow_check = False
                 self._warn_if_slow(iteration, info.elapsed)
-
-            if info.status is not None:
-                status = info.status
-            elif self._diverged(info.loss, best_loss, initial_loss):
-                status = Status.DIVERGED
-            elif not math.isfinite(info.loss):
-                status = Status.NON_FINITE
-            elif self._reached_goal(info.loss):
-                status = Status.GOAL
-            elif info.grad_norm < self.min_grad:
-                status = Status.MIN_GRAD
-            elif stop_requested:
-                status = Status.CALLBACK
-            elif self.max_time is not None and info.elapsed >= self.max_time:
-                status = Status.MAX_TIME
-            if status is None and self.tol > 0:
-                if info.loss <= best_loss - self.tol * abs(best_loss):
-                    no_improvement = stalled = 0
-                elif info.step_scale < 1.0:
-                    stalled += 1
-                else:
-                    no_improvement += 1
-                window = no_improvement + stalled
-                if window >= self.n_iter_no_change:
-                    if 2 * stalled > window:
-                        status = Status.STALLED
-                    elif self.stop_on_tol:
-                        status = Status.TOL
+            status = (self._criterion_met(info, stop_requested, best_loss, initial_loss)
+                      or patience.update(info, best_loss))
             if info.loss < best_loss:
                 best_x, best_loss, best_iteration = info.x.copy(), info.loss, iteration
-        if status is None:
-            status = Status.MAX_ITER
+        status = Status.MAX_ITER if status is None else status
         message = self.message(status)
         x, loss, x_iteration = state.x, state.loss, iteration
         if status in (Status.INTERRUPTED, Status.DIVERGED):
@@ -493,20 +480,46 @@ class Solver(abc.ABC):
             print(f"Stopped after {iteration} iterations in {time.perf_counter() - start:.2f} s, "
                   f"training loss {loss * self.loss_unit:.6g}: {message}", file=stream)
         return SolverResult(
-            x=x,
-            loss=loss,
-            n_iter=iteration,
-            status=status,
-            message=message,
-            success=status in SUCCESS,
-            initial_loss=initial_loss,
-            loss_curve=history["loss"],
-            mu_curve=history["mu"],
-            grad_norm_curve=history["grad"],
-            time_curve=history["time"],
-            best_iteration=x_iteration,
-            carry=self.carry(problem, state),
+            x=x, loss=loss, n_iter=iteration, status=status, message=message,
+            success=status in SUCCESS, initial_loss=initial_loss,
+            loss_curve=history["loss"], mu_curve=history["mu"],
+            grad_norm_curve=history["grad"], time_curve=history["time"],
+            best_iteration=x_iteration, carry=self.carry(problem, state),
         )
+
+
+class _Patience:
+    """The ``tol`` test over ``n_iter_no_change`` iterations, and the stall test.
+
+    Counts iterations since the loss last improved on the best by ``tol``
+    (relative): full steps and steps a line search shortened apart. When
+    they add up to ``n_iter_no_change``, mostly shortened steps mean a stall
+    (STALLED, a failure), mostly full ones convergence (TOL, unless
+    ``stop_on_tol`` is False). ``tol=0`` disables both.
+    """
+
+    def __init__(self, tol, n_iter_no_change, stop_on_tol):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.stop_on_tol = stop_on_tol
+        self.full = self.shortened = 0
+
+    def update(self, info, best_loss):
+        """Count ``info``'s iteration; the status the tests reach, or None."""
+        if self.tol <= 0:
+            return None
+        if info.loss <= best_loss - self.tol * abs(best_loss):
+            self.full = self.shortened = 0
+        elif info.step_scale < 1.0:
+            self.shortened += 1
+        else:
+            self.full += 1
+        window = self.full + self.shortened
+        if window < self.n_iter_no_change:
+            return None
+        if 2 * self.shortened > window:
+            return Status.STALLED
+        return Status.TOL if self.stop_on_tol else None
 
 
 def at_machine_precision(predicted_decrease, loss):
