@@ -1067,8 +1067,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             row: ``sqrt(1 / beta_ + g^T A^-1 g)``, the noise plus the
             parameters' uncertainty propagated through the network's gradient
             ``g`` (the Laplace / delta method with the Gauss-Newton Hessian
-            ``A`` of the training loss). Models fitted by 'lm',
-            'gauss-newton' or 'newton' only. Meaningful near a minimum of a
+            ``A`` of the training loss). Models fitted in memory by 'lm',
+            'gauss-newton' or 'newton', with at most 2,000 parameters (the
+            fit keeps ``A``'s inverse factor, ``n_params^2`` floats, to
+            predict with). Meaningful near a minimum of a
             smooth fit with more data than effective parameters; see the user
             guide's "Bayesian regularisation" page for when it is not, and
             for the warnings of its fallbacks (singular or non-finite ``J^T
