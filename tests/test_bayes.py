@@ -400,3 +400,18 @@ def test_auto_defaults_resolve_by_solver_and_rows():
     w = np.r_[np.ones(90), np.zeros(110)]
     model = quiet(LMRegressor((10,), max_iter=5, random_state=0), X, y, sample_weight=w)
     assert model.validation_loss_curve_ is None
+
+
+def test_return_std_of_a_network_too_large_for_its_posterior_is_a_clear_error():
+    # (60, 60) on 3 inputs: 3,961 parameters, beyond the 2,000 whose posterior is kept
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    model = LMRegressor((60, 60), alpha=0.0, early_stopping=False, max_iter=1,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, X[:, 0])
+    assert model.beta_ is None and model.effective_params_ is None
+    np.testing.assert_array_equal(model.predict(X[:3]), model.predict(X[:3]))
+    with pytest.raises(ValueError, match="at most 2000 parameters.*3961"):
+        model.predict(X[:3], return_std=True)
