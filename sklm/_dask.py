@@ -488,6 +488,16 @@ class DaskProblem(Problem):
         """``fn(block, *args)`` next to every block; the results in block order."""
         return self.runner.map(fn, *args)
 
+    def _summed(self, fn, x):
+        """The blocks' ``fn`` results at ``x`` (tuples of a sum of squares and
+        arrays), added in block order, and the loss from the sum of squares."""
+        total = None
+        for part in self._map(fn, x):
+            part = part if isinstance(part, tuple) else (part,)
+            total = part if total is None else tuple(a + b for a, b in zip(total, part))
+        sse, *sums = total
+        return (float(sse) + self._penalty_sse(x)) / self.scale, sums
+
     def _penalty_sse(self, x):
         if self.penalty is None:
             return 0.0
@@ -496,57 +506,36 @@ class DaskProblem(Problem):
 
     # ------------------------------------------------------------ interface
     def loss(self, x):
-        sse = 0.0
-        for part in self._map(_task_loss, x):
-            sse += part
-        return (float(sse) + self._penalty_sse(x)) / self.scale
+        return self._summed(_task_loss, x)[0]
 
     def normal_equations(self, x):
-        n = self.n_params
-        JtJ = np.zeros((n, n))
-        Jtr = np.zeros(n)
-        sse = 0.0
-        for part, A, b in self._map(_task_normal_equations, x):
-            sse += part
-            JtJ += A
-            Jtr += b
+        loss, (JtJ, Jtr) = self._summed(_task_normal_equations, x)
         if self.penalty is not None:
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
             Jtr[idx] += self.penalty * x[idx]
-        return (float(sse) + self._penalty_sse(x)) / self.scale, JtJ, Jtr
+        return loss, JtJ, Jtr
 
     def gradient(self, x, batch=None):
         if batch is not None:
             raise ValueError("A DaskProblem evaluates full batches only.")
-        grad = np.zeros(self.n_params)
-        sse = 0.0
-        for part, g in self._map(_task_gradient, x):
-            sse += part
-            grad += g
-        grad *= 1.0 / self.scale
+        loss, (grad,) = self._summed(_task_gradient, x)
+        grad = grad * (1.0 / self.scale)
         if self.penalty is not None:
             idx = self._weight_idx
             grad[idx] += (2.0 / self.scale) * (self.penalty * x[idx])
-        return (float(sse) + self._penalty_sse(x)) / self.scale, grad
+        return loss, grad
 
     def hessian(self, x):
-        n = self.n_params
-        H = np.zeros((n, n))
-        g = np.zeros(n)
-        sse = 0.0
-        for part, gb, Hb in self._map(_task_hessian, x):
-            # each block's (2 J^T r, 2 (J^T J - S)) of its sum of squares
-            sse += part
-            g += gb
-            H += Hb
+        # each block's (2 J^T r, 2 (J^T J - S)) of its sum of squares
+        loss, (g, H) = self._summed(_task_hessian, x)
         if self.penalty is not None:
             idx = self._weight_idx
             H[idx, idx] += 2.0 * self.penalty
             g[idx] += 2.0 * self.penalty * x[idx]
         H *= 1.0 / self.scale
         g *= 1.0 / self.scale
-        return (float(sse) + self._penalty_sse(x)) / self.scale, g, H
+        return loss, g, H
 
     def _tail(self, v):
         return None if self.penalty is None else self._sqrt_penalty * v[self._weight_idx]

@@ -14,7 +14,9 @@ import subprocess
 import sys
 import warnings
 
+import joblib  # (scikit-learn's dependency)
 import numpy as np
+import pandas as pd  # (in the test extra)
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
@@ -23,7 +25,7 @@ from sklm.solvers import Status
 
 da = pytest.importorskip("dask.array", reason="the dask extra is not installed")
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
-joblib = pytest.importorskip("joblib")
+dd = pytest.importorskip("dask.dataframe", reason="the dask extra is not installed")
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -184,8 +186,6 @@ def test_predict_returns_a_dask_array(client):
 
 
 def test_dask_dataframes(client):
-    dd = pytest.importorskip("dask.dataframe")
-    pd = pytest.importorskip("pandas")
     X, y, w = data()
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     Xf = dd.from_pandas(frame, npartitions=4)
