@@ -846,17 +846,18 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             return results, x, carry, False
         held_out = problem_on(holdout, "float64", evidence=None)
         for rows in stages:
-            left = self.max_iter - sum(r.n_iter for r in results)
-            if left < 1:
+            used = sum(r.n_iter for r in results)
+            if used >= self.max_iter:
                 break
             try:
                 sample = problem_on(rows, "float32")
-                stage = dict(options, max_iter=min(sampling.STAGE_ITERATIONS, left), verbose=0,
+                stage = dict(options, max_iter=min(sampling.STAGE_ITERATIONS,
+                                                   self.max_iter - used), verbose=0,
                              callback=sampling.StageWatch(sample, held_out, monitor),
                              max_time=sampling.remaining_time(self.max_time, start),
                              slow_fit_warning=None)
                 if monitor is not None:
-                    monitor.iteration_offset = sum(r.n_iter for r in results)
+                    monitor.iteration_offset = used
                 result = SOLVERS[self.solver](**stage).run(sample, x, carry=carry)
             except KeyboardInterrupt:
                 if not results:
