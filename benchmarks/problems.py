@@ -18,6 +18,10 @@ so 1e-4 means the network explains all but 0.01% of the validation variance.
 
       f(x) = sin(2 x1) cos(x2) + x3 x4 + exp(-(x5^2 + x6^2)) + 0.5 tanh(2 x7) x8 + 0.3 x1 x8^2
 
+- ``wide-128`` and ``wide-256``: ``wide``'s data (the same rows) with networks
+  8-128-128-1 (17,793 parameters) and 8-256-256-1 (68,353): the matrix-free step's
+  problems, where the normal matrix takes 2.5 GB and 37 GB.
+
 The data seed is fixed per problem (the "data seed"); the benchmark's seeds
 vary only the initial weights (and, for stochastic solvers, their shuffling).
 """
@@ -86,6 +90,11 @@ def make_problem(name, n_train=None, n_val=None):
     elif name == "wide":
         d, lo, hi, f, hidden, m, mv, seed = 8, -1, 1, wide_function, (32, 32), 100_000, 10_000, 8
         desc = "smooth 8-D function, 8-32-32-1 tanh"
+    elif name in ("wide-128", "wide-256"):
+        width = int(name.split("-")[1])
+        d, lo, hi, f, hidden, m, mv, seed = (8, -1, 1, wide_function, (width, width), 100_000,
+                                             10_000, 8)
+        desc = f"wide's function, 8-{width}-{width}-1 tanh"
     elif name == "wide10":
         d, lo, hi, f, hidden, m, mv, seed = (10, -1, 1, wide10_function, (32, 32), 100_000,
                                              10_000, 10)
@@ -101,4 +110,4 @@ def make_problem(name, n_train=None, n_val=None):
     return BenchProblem(name, Xs, ys, Xv, yv, hidden, desc)
 
 
-PROBLEMS = ("seed-2d", "seed-6d", "wide", "wide10")
+PROBLEMS = ("seed-2d", "seed-6d", "wide", "wide10", "wide-128", "wide-256")

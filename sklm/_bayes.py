@@ -92,7 +92,7 @@ AUTO_EARLY_STOPPING_MIN_SAMPLES = 100
 AUTO_BAYES_MAX_SAMPLES = MIN_ROWS
 
 
-def resolve_regularisation(alpha, early_stopping, solver, n_samples):
+def resolve_regularisation(alpha, early_stopping, solver, n_samples, matrix_free=False):
     """``(bayes, early_stopping)`` that the estimator's 'auto' options stand for.
 
     ``alpha='auto'`` is Bayesian regularisation for the solvers that support
@@ -101,12 +101,17 @@ def resolve_regularisation(alpha, early_stopping, solver, n_samples):
     Bayesian fit of at least :data:`AUTO_EARLY_STOPPING_MIN_SAMPLES` rows,
     off otherwise (``n_samples`` counts the rows of positive weight). Why:
     docs/benchmarks.md, "Noisy data and the defaults" and "Time to precision
-    on 1e5 rows".
+    on 1e5 rows". A ``matrix_free`` fit has no ``J^T J`` to re-estimate the
+    penalty from: 'auto' is no penalty there, and 'bayes' an error.
     """
     if isinstance(alpha, str) and alpha == "bayes" and solver not in BAYES_SOLVERS:
         raise ValueError(f"alpha='bayes' needs solver='lm' or 'gauss-newton'; got "
                          f"solver={solver!r}. Use a number for alpha.")
-    bayes = (isinstance(alpha, str) and solver in BAYES_SOLVERS
+    if isinstance(alpha, str) and alpha == "bayes" and matrix_free:
+        raise ValueError("alpha='bayes' needs the normal matrix J^T J, which the matrix-free "
+                         "step (linear_solver='cg') never forms. Use linear_solver='dense' "
+                         "(networks of a few thousand parameters) or a number for alpha.")
+    bayes = (isinstance(alpha, str) and solver in BAYES_SOLVERS and not matrix_free
              and (alpha == "bayes" or n_samples < AUTO_BAYES_MAX_SAMPLES))
     if isinstance(early_stopping, str):  # 'auto'
         early_stopping = bayes and n_samples >= AUTO_EARLY_STOPPING_MIN_SAMPLES

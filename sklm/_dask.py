@@ -727,8 +727,13 @@ def fit(est, X, y, sample_weight):
     if est.alpha == "bayes":
         raise ValueError("alpha='bayes' is not available for Dask input: give a number, "
                          "or 'auto' (no penalty there), or fit in memory.")
-    # 'auto' options: no Bayesian regularisation on Dask input, so no
-    # validation split unless asked for
+    if est.linear_solver == "cg":
+        raise ValueError("linear_solver='cg' is not available for Dask input yet: its "
+                         "products would travel to the workers dozens of times a step. "
+                         "Use 'dense' (or 'auto'), or fit in memory.")
+    # 'auto' options: no Bayesian regularisation and dense steps on Dask input,
+    # so no validation split unless asked for
+    est._matrix_free = False
     est._early_stopping = est.early_stopping is True
     if est.solver in ("sgd", "adam") and est.batch_size is not None:
         warnings.warn(f"batch_size={est.batch_size!r}: on Dask input 'sgd' and 'adam' take "

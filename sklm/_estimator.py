@@ -36,6 +36,7 @@ from ._problem import MLPProblem
 from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._training_data import prepare_training_data
 from .solvers import MESSAGES, SOLVERS, Status, option_constraints
+from .solvers._damped import resolve_linear_solver
 
 __all__ = ["LMRegressor"]
 
@@ -51,6 +52,9 @@ _SOLVER_PARAMETERS = _STOPPING + tuple(
 # The Gauss-Newton posterior (return_std, beta_, effective_params_) is formed
 # and kept for networks up to this size: n^2 floats (32 MB here) and O(n^3).
 _POSTERIOR_MAX_PARAMS = 2000
+
+# Rows per chunk at most on the matrix-free path (LMRegressor._chunk_rows).
+_MATRIX_FREE_CHUNK_ROWS = 4096
 
 # A fit on course to take longer than this (projected from its first
 # iterations) warns once how to bound it.
@@ -217,7 +221,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         trial step: a second-order correction along the curvature of the
         residuals, for one more forward pass and two cheap products per
         trial, never a new Jacobian ('lm' only). Where the correction is not
-        trustworthy the trial uses the plain step.
+        trustworthy the trial uses the plain step (dense steps only).
+    linear_solver : {'auto', 'dense', 'cg'}, default='auto'
+        How 'lm' and 'gauss-newton' solve their damped step. 'dense': form
+        ``J^T J`` (streamed over row chunks) and factor it by Cholesky:
+        ``n_params^2`` memory and ``n_samples * n_params^2`` flops an
+        iteration, the fastest route for up to a few thousand parameters.
+        'cg': matrix-free, never an ``n_params x n_params`` array: the step
+        is solved by preconditioned conjugate gradients (at most 50) from
+        Jacobian-vector products on a fresh random sample of 2,000 rows
+        each iteration, against the gradient of all rows (Martens 2010,
+        Hessian-free optimisation); memory ``O(n_samples * width +
+        n_params)``, and an iteration costs about two passes over the data
+        plus a hundred over the sample. No geodesic acceleration and no
+        Bayesian regularisation there. 'auto': 'cg' above 5,000 parameters,
+        where the measured crossover lies (user guide, "Large networks").
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
         Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
@@ -526,6 +544,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         damping="levenberg",
         mu_update="nielsen",
         geodesic=True,
+        linear_solver="auto",
         init="glorot",
         normalize_X=True,
         normalize_y=True,
@@ -565,6 +584,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.damping = damping
         self.mu_update = mu_update
         self.geodesic = geodesic
+        self.linear_solver = linear_solver
         self.init = init
         self.normalize_X = normalize_X
         self.normalize_y = normalize_y
@@ -672,11 +692,15 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         """
         hidden = self._validated_hidden_layer_sizes()
         X, Y, sample_weight = self._validated_data(X, y, sample_weight, continuing)
+        mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
+        # (only 'lm' and 'gauss-newton' solve a damped linear system)
+        self._matrix_free = (self.solver in ("lm", "gauss-newton") and resolve_linear_solver(
+            self.linear_solver, mlp.n_params) == "cg")
         bayes, self._early_stopping = resolve_regularisation(
-            self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)))
+            self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),
+            matrix_free=self._matrix_free)
         self._early_stopping = self._early_stopping and not incremental
         rng = check_random_state(self.random_state)
-        mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
         # Drawn even when continuing, so that the draws after it (the
         # validation split, minibatch order) are those of the first fit: a
         # warm-started fit must validate on the same rows, not on rows it
@@ -758,9 +782,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             print(f"LMRegressor: solver {self.solver!r}, backend {backend.name}, "
                   f"{mlp.n_params} parameters, {data.n_samples} training samples; losses "
                   "in y's units, gradient and mu those of the normalised problem.")
-        chunk = self.chunk_size or backend.chunk_rows(
-            row_bytes=np.dtype(self.dtype).itemsize * mlp.n_params * data.Y.shape[1],
-            n_rows=data.n_samples)
+        chunk = self.chunk_size or self._chunk_rows(backend, mlp, data)
         penalty = 0.0 if isinstance(self.alpha, str) else data.norm.penalty(mlp, self.alpha)
         evidence = (BayesianPrecisions.start(self if continuing else None) if bayes
                     else None)
@@ -769,7 +791,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             part = (data.X, data.Y, data.w) if rows is None else (
                 data.X[rows], data.Y[rows], data.w[rows])
             return MLPProblem(mlp, *part, penalty, backend, chunk, dtype=dtype,
-                              evidence=evidence)
+                              evidence=evidence, matrix_free=self._matrix_free)
 
         monitor = None
         if data.validation is not None:
@@ -834,6 +856,19 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         return _Run(result, full, rows_curve, monitor, backend.name, kept, one_iteration,
                     _Posterior(problem, x, evidence))
 
+    def _chunk_rows(self, backend, mlp, data):
+        """Rows per chunk: a chunk's Jacobian, or (matrix-free) its layer outputs,
+        in the backend's working memory."""
+        itemsize = np.dtype(self.dtype).itemsize
+        if self._matrix_free:
+            # A product holds a few arrays of every layer's width per row; the
+            # cap keeps a chunk's arrays near the caches (and memory O(width)).
+            rows = backend.chunk_rows(row_bytes=8 * itemsize * sum(mlp.layer_sizes),
+                                      n_rows=data.n_samples)
+            return min(rows, _MATRIX_FREE_CHUNK_ROWS)
+        return backend.chunk_rows(row_bytes=itemsize * mlp.n_params * data.Y.shape[1],
+                                  n_rows=data.n_samples)
+
     def _warm_up(self, stages, holdout, problem_on, options, x, carry, monitor, start):
         """LM on each row sample in turn (float32 normal matrix): see ``_sampling``.
 
@@ -896,6 +931,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         # Each solver names the estimator parameters it uses.
         for name in SOLVERS[self.solver].options:
             options[name] = rng if name == "random_state" else getattr(self, name)
+        if "linear_solver" in options:
+            options["linear_solver"] = "cg" if self._matrix_free else "dense"
         if "batch_size" in options:
             self._check_batch_size(data.n_samples)
         return options
@@ -919,6 +956,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.n_layers_ = mlp.n_layers + 1
         self.out_activation_ = "identity"
         self.backend_ = run.backend
+        self.linear_solver_ = (("cg" if self._matrix_free else "dense")
+                               if self.solver in ("lm", "gauss-newton") else None)
         self._normalisation = data.norm
         self._solver_carry = result.carry
         self._status = result.status

@@ -196,15 +196,24 @@ class MLP:
             out[w1:b1] = D.reshape(fo, c * k)
         return out
 
-    def jvp(self, params, acts, dparams, xp):
+    def slopes(self, acts, xp):
+        """``[None, f'(Z_1), ..., f'(Z_{L-1}), None]`` from the layer outputs.
+
+        :meth:`jvp` and :meth:`vjp` take them to skip recomputing them, when
+        many products share one forward pass (the matrix-free step's CG).
+        """
+        d1 = self.activation.d1
+        return [None] + [d1(A, xp) for A in acts[1:-1]] + [None]
+
+    def jvp(self, params, acts, dparams, xp, slopes=None):
         """Directional derivative of the outputs along ``dparams`` (forward mode).
 
         ``dparams`` is ``unpack(v)`` for a direction ``v`` in parameter space;
         returns ``sum_j v_j d out[k, i] / d theta_j`` of shape
         ``(n_outputs, c)``. Costs about two forward passes; ``acts`` are the
-        layer outputs at ``params``.
+        layer outputs at ``params`` (``slopes`` their :meth:`slopes`, or None).
         """
-        d1 = self.activation.d1
+        slopes = slopes or self.slopes(acts, xp)
         dA = None
         for layer, ((W, _), (dW, db)) in enumerate(zip(params, dparams)):
             dZ = dW.T @ acts[layer]
@@ -212,14 +221,15 @@ class MLP:
                 dZ += W.T @ dA
             dZ += db[:, None]
             if layer < self.n_layers - 1:
-                dZ *= d1(acts[layer + 1], xp)
+                dZ *= slopes[layer + 1]
             dA = dZ
         return dA
 
-    def vjp(self, params, acts, G, xp):
+    def vjp(self, params, acts, G, xp, slopes=None):
         """Gradient ``sum_{k,i} G[k, i] * d out[k, i] / d theta`` by back-propagation.
 
-        ``G`` has the shape of the network output, ``(n_outputs, c)``.
+        ``G`` has the shape of the network output, ``(n_outputs, c)``;
+        ``slopes`` as in :meth:`jvp`.
         """
         grad = xp.empty(self.n_params, dtype=G.dtype)
         d1 = self.activation.d1
@@ -230,5 +240,23 @@ class MLP:
             grad[w0:w1] = (A @ delta.T).ravel()
             grad[w1:b1] = delta.sum(axis=1)
             if layer > 0:
-                delta = (params[layer][0] @ delta) * d1(A, xp)
+                delta = params[layer][0] @ delta
+                delta *= d1(A, xp) if slopes is None else slopes[layer]
         return grad
+
+    def jacobian_diagonal(self, params, acts, row_scale, xp):
+        """``diag(J^T J)`` of one chunk without forming ``J``.
+
+        ``J[(i, k), :] = row_scale[i] * d out[k, i] / d theta`` (as
+        :meth:`jacobian_t`). The weight ``W[p, q]``'s column of ``J`` is
+        ``A[p, i] D[q, i, k]``, so its squares sum to
+        ``(A**2) @ sum_k(D**2).T``: one matrix product per layer, after a
+        backward pass for each output.
+        """
+        deltas = self._output_sensitivities(params, acts, row_scale, xp)
+        d = xp.empty(self.n_params, dtype=acts[-1].dtype)
+        for (w0, w1, b1, _, _), A, D in zip(self.layout, acts[:-1], deltas):
+            D2 = xp.einsum("qik,qik->qi", D, D)
+            d[w0:w1] = ((A * A) @ D2.T).ravel()
+            d[w1:b1] = D2.sum(axis=1)
+        return d

@@ -25,6 +25,16 @@ from ._mlp_hessian import mlp_curvature
 __all__ = ["Problem", "MLPProblem", "FunctionProblem"]
 
 
+class GaussNewtonOperator:
+    """``J^T J`` without the matrix: ``product(v) -> J^T J v`` and ``diagonal()``."""
+
+    __slots__ = ("product", "diagonal")
+
+    def __init__(self, product, diagonal):
+        self.product = product
+        self.diagonal = diagonal
+
+
 class Problem(abc.ABC):
     """Interface of a least-squares problem ``loss(x) = ||r(x)||^2 / scale``.
 
@@ -85,6 +95,17 @@ class Problem(abc.ABC):
         """``(loss, gradient, exact Hessian of loss)`` at ``x``."""
         raise NotImplementedError(f"{type(self).__name__} has no exact Hessian.")
 
+    def gauss_newton_operator(self, x, rows=None):
+        """``J^T J`` at ``x`` as a :class:`GaussNewtonOperator` (the matrix-free step's).
+
+        ``rows`` (indices below ``n_samples``) asks for the curvature of those
+        rows only, scaled to the whole data by ``n_samples / len(rows)``; a
+        problem that cannot split its rows (``n_samples`` None) is never
+        asked. This default forms the normal equations; MLPProblem never does.
+        """
+        JtJ = self.normal_equations(x)[1]
+        return GaussNewtonOperator(lambda v: JtJ @ v, lambda: JtJ.diagonal().copy())
+
     def after_accepted_step(self, x, loss, JtJ, Jtr):
         """Hook called by the normal-equation solvers at each accepted point.
 
@@ -140,7 +161,8 @@ class MLPProblem(Problem):
     """
 
     def __init__(self, mlp, X, Y, sample_weight, alpha, backend, chunk_size,
-                 dtype=np.float64, evidence=None, *, weight_unit=None, scale=None):
+                 dtype=np.float64, evidence=None, *, weight_unit=None, scale=None,
+                 matrix_free=False):
         xp = backend.xp
         # Data, forward passes and Jacobians in ``dtype``; the parameters, the
         # loss, J^T J and J^T r returned to solvers are float64 whatever it is.
@@ -202,15 +224,20 @@ class MLPProblem(Problem):
         # accepted trial's pass is the next Jacobian's, and the directional
         # derivatives at x reuse x's. Kept only while all chunks' layer
         # outputs take no more room than one chunk of the Jacobian, so memory
-        # stays O(chunk * n + n^2).
+        # stays O(chunk * n + n^2); for a matrix-free fit, which forms no
+        # Jacobian, while they take at most MATRIX_FREE_CACHE_BYTES.
         self._cache = []
         # (x, J^T J, penalty version) of the last normal equations returned:
         # the solver's final matrix, which normal_matrix reuses
         self._last_normal = None
         widths = sum(mlp.layer_sizes)
-        self._cacheable = (self.n_samples * widths
-                           <= min(self.chunk_size, self.n_samples) * self.n_outputs
-                           * self.n_params)
+        if matrix_free:
+            self._cacheable = (self.n_samples * widths * self.dtype.itemsize
+                               <= MATRIX_FREE_CACHE_BYTES)
+        else:
+            self._cacheable = (self.n_samples * widths
+                               <= min(self.chunk_size, self.n_samples) * self.n_outputs
+                               * self.n_params)
 
     # ---------------------------------------------------------------- helpers
     def _set_penalty(self, penalty):
@@ -368,6 +395,62 @@ class MLPProblem(Problem):
             Jtr[idx] += self.penalty * x[idx]
         self._last_normal = (x.copy(), JtJ, self._penalty_version)
         return self._loss_from_sse(sse, x), JtJ, Jtr
+
+    def gauss_newton_operator(self, x, rows=None):
+        """``J^T J`` at ``x``: products by a forward-mode and a reverse-mode pass per chunk.
+
+        On ``rows``, the sample's forward pass is computed once and kept (its
+        products cost two passes over those rows); on all rows, each product
+        streams over the chunks (from the cached forward passes when they
+        are kept). The diagonal costs a backward pass per output over the
+        same rows. The penalty's diagonal is added whole.
+        """
+        xp = self.xp
+        mlp = self.mlp
+        params = self._params(x)
+        if rows is None:
+            factor = 1.0
+
+            def passes():
+                return ((acts, mlp.slopes(acts, xp), self.w[i0:i1], self.sqrt_w[i0:i1])
+                        for i0, i1, acts, _ in self._passes(x))
+        else:
+            rows = self.backend.asarray(rows, dtype=np.int64)
+            acts = mlp.forward(params, self.Xt[:, rows], xp)
+            sample = [(acts, mlp.slopes(acts, xp), self.w[rows], self.sqrt_w[rows])]
+            # the sample's expected share of the data (as a minibatch
+            # gradient's): defined even for a sample of zero-weight rows
+            factor = self.n_samples / rows.shape[0]
+
+            def passes():
+                return sample
+
+        def product(v):
+            dparams = self._params(v)
+            out = xp.zeros(self.n_params, dtype=np.float64)
+            for acts, slopes, w, _ in passes():
+                # J = -sqrt(w) df/dx: J^T J v = df^T (w (df v))
+                dout = mlp.jvp(params, acts, dparams, xp, slopes)
+                dout *= w
+                out += mlp.vjp(params, acts, dout, xp, slopes)
+            return self._scaled(out, factor, v)
+
+        def diagonal():
+            out = xp.zeros(self.n_params, dtype=np.float64)
+            for acts, _, _, sqrt_w in passes():
+                out += mlp.jacobian_diagonal(params, acts, sqrt_w, xp)
+            return self._scaled(out, factor, None)
+
+        return GaussNewtonOperator(product, diagonal)
+
+    def _scaled(self, out, factor, v):
+        """``factor * out`` plus the penalty's share: ``p * v``, or ``p`` for ``v`` None."""
+        if factor != 1.0:
+            out *= factor
+        if self.penalty is not None:
+            idx = self._weight_idx
+            out[idx] += self.penalty if v is None else self.penalty * v[idx]
+        return out
 
     def normal_matrix(self, x):
         """``J^T J`` at ``x`` with the current penalty (not to be modified).
@@ -588,6 +671,9 @@ class FunctionProblem(Problem):
     def vjp(self, x, u):
         return self._jacobian(x).T @ u
 
+
+# Forward passes a matrix-free MLPProblem may keep per point (two points).
+MATRIX_FREE_CACHE_BYTES = 64 * 2**20
 
 # Central differences: the step that balances truncation (h^2) and rounding (eps/h).
 _FD_STEP = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)

@@ -51,3 +51,11 @@ def fd_jacobian(f, theta, h=1e-6):
 
 def rel_err(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+def residuals(problem, theta):
+    """Stacked least-squares residuals r(x), with ||r||^2 / scale == loss."""
+    mlp = problem.mlp
+    out = mlp.predict(mlp.unpack(theta), problem.Xt, np)  # (k, m)
+    r = (problem.sqrt_w * (problem.Yt - out)).T.ravel()
+    return np.concatenate([r, penalty_residuals(problem, theta)])

@@ -7,17 +7,9 @@ from sklm._activations import ACTIVATIONS
 from sklm._backend import NumpyBackend
 from sklm._problem import MLPProblem
 
-from ._helpers import fd_jacobian, make_problem, penalty_diagonal, penalty_residuals, rel_err
+from ._helpers import fd_jacobian, make_problem, penalty_diagonal, rel_err, residuals
 
 ACTS = sorted(ACTIVATIONS)
-
-
-def residuals(problem, theta):
-    """Stacked least-squares residuals r(x), with ||r||^2 / scale == loss."""
-    mlp = problem.mlp
-    out = mlp.predict(mlp.unpack(theta), problem.Xt, np)  # (k, m)
-    r = (problem.sqrt_w * (problem.Yt - out)).T.ravel()
-    return np.concatenate([r, penalty_residuals(problem, theta)])
 
 
 @pytest.mark.parametrize("activation", ACTS)

@@ -59,6 +59,10 @@ BAD = {
     "beta_1": [1.0, -0.1],
     "beta_2": [1.0],
     "epsilon": [0.0],
+    "linear_solver": ["cholesky", None],
+    "cg_max_iter": [0, 2.5],
+    "cg_tol": [0.0, 1.0, math.nan],
+    "curvature_rows": [0, -3],
 }
 # Options least_squares does not take (the solver is built with them by the
 # caller) or takes under another name.

@@ -30,6 +30,11 @@ __all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES", "SUC
            "SlowFitWarning"]
 
 
+#: The constraint of every solver's ``random_state`` (one object: the
+#: estimator merges the solvers' declarations and checks they agree).
+RANDOM_STATE = ["random_state"]
+
+
 class SlowFitWarning(UserWarning):
     """A fit is on course to take long: bound it with ``max_time``."""
 

@@ -1,32 +1,269 @@
-"""The damped trial loop that Levenberg-Marquardt and damped Newton share.
+"""The damped trial loop that Levenberg-Marquardt and damped Newton share, and
+the two ways of solving its linear system.
 
 From a point ``x`` with a symmetric model matrix ``A`` (``J^T J`` for LM, the
 sum-of-squares Hessian for Newton) and ``-b`` (``-J^T r``, or minus the
 gradient of the sum of squares), try ``x + v`` with ``(A + mu D) v = -b``,
-raising ``mu`` until a trial lowers the loss. ``A`` is factored once per
-trial and damped in place; its diagonal is restored on every way out, so the
-caller's matrix is never left damped.
+raising ``mu`` until a trial lowers the loss. How ``v`` is found is a
+strategy, a *system* object:
+
+:class:`DenseSystem`
+    holds ``A`` and factors ``A + mu D`` by Cholesky for each trial (damped
+    in place; the diagonal is restored by :meth:`~DenseSystem.close`, so the
+    caller's matrix is never left damped).
+:class:`CGSystem`
+    holds only a product ``v -> A v`` and ``diag(A)``, and solves by
+    preconditioned conjugate gradients, truncated (Martens 2010, "Deep
+    learning via Hessian-free optimization", sec. 4): memory ``O(n)``, cost a
+    few dozen products a trial. The products may use the curvature of a
+    random subsample of the rows, scaled to the whole data (Byrd, Chin,
+    Neveitt & Nocedal 2011), while ``b`` is the whole data's.
+
+Either way a trial is judged by its actual decrease of the sum of squares
+against the decrease its quadratic model predicts (``predicted``).
 """
 
 import math
+from numbers import Integral, Real
 
-from ._base import Status, at_machine_precision
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .._sklearn_compat import Interval, StrOptions
+from ._base import RANDOM_STATE, Status, at_machine_precision
+
+#: Values of the damped solvers' ``linear_solver`` option.
+LINEAR_SOLVERS = ("auto", "dense", "cg")
+
+#: Above this many parameters 'auto' takes the matrix-free step: where its
+#: iterations overtake the dense step's on the benchmark problems
+#: (docs/benchmarks.md, "The matrix-free step"), and well before the n x n
+#: normal matrix outgrows memory (2.5 GB at 17,793 parameters).
+CG_CROSSOVER = 5000
 
 
-def damped_step(problem, x, loss, A, neg_b, D, mu, nu, *, update, mu_increase,
-                mu_decrease, mu_max, mu_floor, accelerate=None):
+def resolve_linear_solver(linear_solver, n_params):
+    """'dense' or 'cg': what ``linear_solver`` means for ``n_params`` parameters."""
+    if linear_solver == "auto":
+        return "cg" if n_params > CG_CROSSOVER else "dense"
+    return linear_solver
+
+
+class MatrixFree:
+    """The matrix-free step's settings, and its draw of curvature rows.
+
+    Parameters
+    ----------
+    random_state : int, RandomState or None
+        Draws the rows whose curvature the CG products use.
+    max_iter : int
+        CG iterations (products) per trial at most.
+    rtol : float
+        CG stops when its residual falls below ``rtol * ||J^T r||``.
+    curvature_rows : int
+        Rows whose ``J^T J`` the products use, drawn afresh at every
+        iteration (all rows when the problem has no more).
+    """
+
+    #: options of the solvers that take a matrix-free step, and their constraints
+    constraints = {
+        "linear_solver": [StrOptions(set(LINEAR_SOLVERS))],
+        "cg_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "cg_tol": [Interval(Real, 0, 1, closed="neither")],
+        "curvature_rows": [Interval(Integral, 1, None, closed="left")],
+        "random_state": RANDOM_STATE,
+    }
+
+    def __init__(self, random_state=None, max_iter=50, rtol=1e-2, curvature_rows=2000):
+        self.rng = check_random_state(random_state)
+        self.max_iter = max_iter
+        self.rtol = rtol
+        self.curvature_rows = curvature_rows
+
+    @staticmethod
+    def loss_and_Jtr(problem, x):
+        """``(loss, J^T r)`` of all rows, from the problem's gradient ``2 J^T r / scale``."""
+        loss, grad = problem.gradient(x)
+        grad *= 0.5 * problem.scale
+        return loss, grad
+
+    def operator(self, problem, x):
+        """``J^T J`` at ``x`` on a fresh sample of curvature rows (a GaussNewtonOperator)."""
+        rows = None
+        n = problem.n_samples
+        if n is not None and n > self.curvature_rows:
+            rows = np.sort(self.rng.choice(n, self.curvature_rows, replace=False))
+        return problem.gauss_newton_operator(x, rows)
+
+    def system(self, problem, operator, neg_b, D, diagonal, start):
+        """The :class:`CGSystem` of ``operator`` for the right-hand side ``neg_b``."""
+        return CGSystem(problem.backend, operator.product, neg_b, D, diagonal, start,
+                        self.max_iter, self.rtol)
+
+
+class DenseSystem:
+    """``(A + mu D) v = neg_b`` by Cholesky factors of ``A`` (damped in place)."""
+
+    def __init__(self, backend, A, neg_b, D):
+        self.backend = backend
+        self.A = A
+        self.neg_b = neg_b
+        self.D = D
+        self._diag = A.reshape(-1)[:: A.shape[0] + 1]  # a view: damp in place
+        self._base = self._diag.copy()
+        self.factor = None
+
+    def solve(self, mu):
+        """The step for damping ``mu``, or None (not positive definite, not finite)."""
+        self._diag[...] = self._base + mu * self.D
+        self.factor = self.backend.cholesky_factor(self.A)
+        if self.factor is None:
+            return None
+        return self.backend.cholesky_factor_solve(self.factor, self.neg_b)
+
+    def solve_again(self, rhs):
+        """``(A + mu D)^-1 rhs`` with the last trial's factor (or None)."""
+        return self.backend.cholesky_factor_solve(self.factor, rhs)
+
+    def predicted(self, step, mu):
+        """Decrease of the sum of squares the quadratic model predicts for ``step``.
+
+        ``-2 step.b - step.A step``, which for the exact solution is
+        ``step.(-b) + mu step.D step``.
+        """
+        xp = self.backend.xp
+        return float(xp.vdot(step, self.neg_b) + mu * xp.vdot(step, self.D * step))
+
+    def close(self):
+        self._diag[...] = self._base
+
+
+class CGSystem:
+    """``(A + mu D) v = neg_b`` by preconditioned conjugate gradients.
+
+    Parameters
+    ----------
+    product : callable
+        ``v -> A v``.
+    diagonal : array
+        ``diag(A)`` (of the whole data's ``A``): the Jacobi preconditioner is
+        ``diag(A) + mu D``.
+    start : array or None
+        A guess of the solution (the last step): CG starts from it when its
+        model value beats zero's (Martens' warm start).
+    max_iter, rtol : int, float
+        CG stops after ``max_iter`` products or when its residual falls
+        below ``rtol`` times ``||neg_b||``.
+    """
+
+    def __init__(self, backend, product, neg_b, D, diagonal, start, max_iter, rtol):
+        self.backend = backend
+        self.product = product
+        self.neg_b = neg_b
+        self.D = D
+        self.diagonal = diagonal
+        self.start = start
+        self.max_iter = max_iter
+        self.rtol = rtol
+        self.residual = None  # neg_b - (A + mu D) v of the last solution
+        self._mu = None       # the damping of the last solution
+        self.iterations = 0   # CG iterations, all trials
+
+    def _apply(self, v, mu):
+        out = self.product(v)
+        out += mu * (self.D * v)
+        return out
+
+    def solve(self, mu, rhs=None):
+        """The truncated CG solution for damping ``mu``, or None.
+
+        None when the first product is not finite or shows no positive
+        curvature (a rejected trial: ``mu`` rises). A later breakdown
+        returns the iterate reached before it.
+        """
+        xp = self.backend.xp
+        own = rhs is None
+        if own:
+            self._mu = mu
+        rhs = self.neg_b if own else rhs
+        # (floored: a parameter no row moves has a zero diagonal entry)
+        M = self.diagonal + mu * self.D
+        M = xp.maximum(M, 1e-12 * max(float(M.max()), 1e-300))
+        v = xp.zeros_like(rhs)
+        r = rhs.copy()
+        if own and self.start is not None:
+            Av = self._apply(self.start, mu)
+            # the model q(v) = v.Av / 2 - v.rhs is 0 at v = 0
+            if bool(xp.all(xp.isfinite(Av))) and float(
+                    xp.vdot(self.start, Av) - 2.0 * xp.vdot(self.start, rhs)) < 0:
+                v = self.start.copy()
+                r = rhs - Av
+        goal = self.rtol * math.sqrt(float(xp.vdot(rhs, rhs)))
+        z = r / M
+        p = z.copy()
+        rz = float(xp.vdot(r, z))
+        for it in range(self.max_iter):
+            if not math.sqrt(float(xp.vdot(r, r))) > goal:
+                break
+            Ap = self._apply(p, mu)
+            pAp = float(xp.vdot(p, Ap))
+            self.iterations += 1
+            if not (math.isfinite(pAp) and pAp > 0):
+                if it == 0 and not bool(xp.any(v)):
+                    return None
+                break
+            step = rz / pAp
+            v += step * p
+            r -= step * Ap
+            z = r / M
+            rz_new = float(xp.vdot(r, z))
+            p *= rz_new / rz
+            p += z
+            rz = rz_new
+        if not bool(xp.all(xp.isfinite(v))):
+            return None
+        if own:
+            self.residual = r
+        return v
+
+    def solve_again(self, rhs):
+        """``(A + mu D)^-1 rhs`` by CG at the last trial's ``mu`` (or None)."""
+        return self.solve(self._mu, rhs)
+
+    def predicted(self, step, mu):
+        """``-2 step.b - step.A step``, with ``A step`` from CG's residual.
+
+        ``(A + mu D) step = neg_b - residual``, so the decrease is
+        ``step.neg_b + step.residual + mu step.D step``: the dense formula
+        plus the term of an inexact solution.
+        """
+        xp = self.backend.xp
+        return float(xp.vdot(step, self.neg_b) + xp.vdot(step, self.residual)
+                     + mu * xp.vdot(step, self.D * step))
+
+    def close(self):
+        pass
+
+
+def damped_step(problem, x, loss, system, mu, nu, *, update, mu_increase,
+                mu_decrease, mu_max, mu_floor, accelerate=None, evaluate=None):
     """Trial steps from ``x`` until one lowers the loss.
 
     Parameters
     ----------
+    system : DenseSystem or CGSystem
+        The damped linear system at ``x``; closed on every way out.
     update : callable
         ``update(mu, nu, accepted, rho, mu_increase, mu_decrease) -> (mu, nu)``.
     mu_floor : float
         The smallest ``mu`` after a rejection: both rules scale ``mu``, so
         ``mu = 0`` would retry the same rejected step forever.
     accelerate : callable or None
-        ``accelerate(v, factor, x_new) -> x_trial``: a correction of the trial
-        point (geodesic acceleration) made with the same factor.
+        ``accelerate(v, system, x_new) -> x_trial``: a correction of the trial
+        point (geodesic acceleration) solved with the same system.
+    evaluate : callable or None
+        The loss at a trial point (default ``problem.loss``); the caller may
+        compute more there, to reuse if the trial is accepted.
 
     Returns
     -------
@@ -35,20 +272,16 @@ def damped_step(problem, x, loss, A, neg_b, D, mu, nu, *, update, mu_increase,
         representable, or its predicted decrease is lost in rounding) or
         MU_MAX, with ``x_new`` None.
     """
-    backend = problem.backend
-    xp = backend.xp
-    diag = A.reshape(-1)[:: A.shape[0] + 1]  # a view: damp in place
-    base = diag.copy()
+    xp = problem.backend.xp
+    evaluate = evaluate or problem.loss
     try:
         while True:
-            diag[...] = base + mu * D
-            factor = backend.cholesky_factor(A)
-            step = None if factor is None else backend.cholesky_factor_solve(factor, neg_b)
+            step = system.solve(mu)
             accepted = False
             rho = math.nan
             if step is not None:
                 # decrease of the sum of squares that the quadratic model predicts
-                predicted = float(xp.vdot(step, neg_b) + mu * xp.vdot(step, D * step))
+                predicted = system.predicted(step, mu)
                 x_new = x + step
                 if (not bool(xp.any(x_new != x))
                         or at_machine_precision(predicted, loss * problem.scale)):
@@ -56,8 +289,8 @@ def damped_step(problem, x, loss, A, neg_b, D, mu, nu, *, update, mu_increase,
                     # machine precision (trainlm would raise mu to mu_max here).
                     return Status.CONVERGED, None, mu, nu
                 if accelerate is not None:
-                    x_new = accelerate(step, factor, x_new)
-                loss_new = problem.loss(x_new)
+                    x_new = accelerate(step, system, x_new)
+                loss_new = evaluate(x_new)
                 if math.isfinite(loss_new) and loss_new < loss:
                     accepted = True
                     actual = (loss - loss_new) * problem.scale
@@ -69,4 +302,4 @@ def damped_step(problem, x, loss, A, neg_b, D, mu, nu, *, update, mu_increase,
             if mu > mu_max:
                 return Status.MU_MAX, None, mu, nu
     finally:
-        diag[...] = base
+        system.close()

@@ -65,7 +65,7 @@ from numbers import Real
 
 from .._sklearn_compat import Interval, StrOptions
 from ._base import IterationInfo, Solver, Status, all_finite, norm
-from ._damped import damped_step
+from ._damped import DenseSystem, MatrixFree, damped_step, resolve_linear_solver
 
 __all__ = ["LevenbergMarquardt"]
 
@@ -74,10 +74,12 @@ __all__ = ["LevenbergMarquardt"]
 class _LMState:
     x: object
     loss: float
-    JtJ: object
+    JtJ: object  # None on the matrix-free path
     Jtr: object
     mu: float
     nu: float = 2.0
+    diagonal: object = None  # diag(J^T J)
+    last_step: object = None  # the matrix-free path's warm start
 
 
 def trainlm_update(mu, nu, accepted, rho, mu_increase, mu_decrease):
@@ -93,6 +95,9 @@ def nielsen_update(mu, nu, accepted, rho, mu_increase, mu_decrease):
 
 
 MU_UPDATES = {"trainlm": trainlm_update, "nielsen": nielsen_update}
+
+#: The matrix-free step's floor of ``mu``, relative to the largest diag(J^T J).
+MU_FLOOR_CG = 1e-8
 
 
 def damping_diagonal(JtJ_diag, damping, xp):
@@ -145,8 +150,9 @@ class LevenbergMarquardt(Solver):
 
     name = "lm"
     options = ("mu_init", "mu_increase", "mu_decrease", "mu_max", "damping", "mu_update",
-               "geodesic")
+               "geodesic", "linear_solver", "random_state")
     _parameter_constraints = {
+        **MatrixFree.constraints,
         "mu_init": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         # above 1: a rejected trial that could not raise mu would be retried forever
         "mu_increase": [Interval(Real, 1, None, closed="neither")],
@@ -161,8 +167,15 @@ class LevenbergMarquardt(Solver):
 
     def __init__(self, *, mu_init="auto", mu_increase=10.0, mu_decrease=0.1,
                  mu_max=1e10, damping="levenberg", mu_update="nielsen",
-                 geodesic=True, geodesic_alpha=0.75, geodesic_h=0.1, **kwargs):
+                 geodesic=True, geodesic_alpha=0.75, geodesic_h=0.1, linear_solver="auto",
+                 cg_max_iter=50, cg_tol=1e-2, curvature_rows=2000, random_state=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.linear_solver = linear_solver
+        self.cg_max_iter = cg_max_iter
+        self.cg_tol = cg_tol
+        self.curvature_rows = curvature_rows
+        self.random_state = random_state
         self.geodesic = bool(geodesic)
         self.geodesic_alpha = geodesic_alpha
         self.geodesic_h = geodesic_h
@@ -174,20 +187,29 @@ class LevenbergMarquardt(Solver):
         self.mu_update = mu_update
 
     def init(self, problem, x0):
-        if self.geodesic and not problem.has_directional_derivatives():
-            raise ValueError(
-                f"geodesic=True needs a problem with residual, jvp and vjp methods; "
-                f"{type(problem).__name__} lacks them. Use geodesic=False."
-            )
-        loss, JtJ, Jtr = problem.normal_equations(x0)
+        self._matrix_free = None
+        if resolve_linear_solver(self.linear_solver, problem.n_params) == "cg":
+            self._matrix_free = MatrixFree(self.random_state, self.cg_max_iter, self.cg_tol,
+                                           self.curvature_rows)
+            loss, Jtr = self._matrix_free.loss_and_Jtr(problem, x0)
+            diagonal = self._matrix_free.operator(problem, x0).diagonal()
+            JtJ = None
+        else:
+            if self.geodesic and not problem.has_directional_derivatives():
+                raise ValueError(
+                    f"geodesic=True needs a problem with residual, jvp and vjp methods; "
+                    f"{type(problem).__name__} lacks them. Use geodesic=False."
+                )
+            loss, JtJ, Jtr = problem.normal_equations(x0)
+            diagonal = JtJ.diagonal()
         mu = resolve_mu_init(self.mu_init)
         if self.mu_init == "auto" and self.mu_update == "nielsen" and self.damping == "levenberg":
             # Madsen, Nielsen & Tingleff's start: tau * max(diag(J^T J)), so the
             # first step's damping is on the scale of the data (any row count).
-            top = float(JtJ.diagonal().max())
+            top = float(diagonal.max())
             if math.isfinite(top) and top > 0:
                 mu *= top
-        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu)
+        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, diagonal=diagonal)
 
     def carry(self, problem, state):
         return {"mu": state.mu, "nu": state.nu, "scale": problem.scale}
@@ -199,6 +221,8 @@ class LevenbergMarquardt(Solver):
         state.nu = carry["nu"]
 
     def step(self, problem, state, iteration):
+        if self._matrix_free is not None:
+            return self._matrix_free_step(problem, state, iteration)
         xp = problem.backend.xp
         JtJ, Jtr = state.JtJ, state.Jtr
         # A non-finite J^T J or J^T r (an overflowed Jacobian) makes every
@@ -212,14 +236,15 @@ class LevenbergMarquardt(Solver):
         if self.geodesic:
             r0 = []  # r(x), evaluated at the first trial that needs it
 
-            def accelerate(v, factor, x_new):
+            def accelerate(v, system, x_new):
                 if not r0:
                     r0.append(problem.residual(state.x))
-                a = self._acceleration(problem, state.x, v, factor, D, r0[0])
+                a = self._acceleration(problem, state.x, v, system, D, r0[0])
                 return x_new if a is None else x_new + 0.5 * a
 
         status, x_new, mu, nu = damped_step(
-            problem, state.x, state.loss, JtJ, -Jtr, D, state.mu, state.nu,
+            problem, state.x, state.loss, DenseSystem(problem.backend, JtJ, -Jtr, D),
+            state.mu, state.nu,
             update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
             mu_decrease=self.mu_decrease, mu_max=self.mu_max,
             mu_floor=1e-12 * max(1.0, float(diag.max())), accelerate=accelerate)
@@ -233,7 +258,55 @@ class LevenbergMarquardt(Solver):
         grad_norm = 2.0 * norm(xp, Jtr) / problem.scale
         return IterationInfo(iteration, x_new, loss, grad_norm=grad_norm, mu=mu)
 
-    def _acceleration(self, problem, x, v, factor, D, r0):
+    def _matrix_free_step(self, problem, state, iteration):
+        """The same damped step, solved by conjugate gradients (``_damped.CGSystem``).
+
+        ``J^T r`` is the whole data's; the products and the preconditioner
+        ``diag(J^T J)`` are those of a fresh sample of rows. A trial point's
+        loss comes with its gradient, which the next iteration starts from
+        if the trial is accepted. No geodesic acceleration (its second solve
+        would cost a second CG run and a pass over every row) and no
+        ``after_accepted_step`` (it needs ``J^T J``). ``mu`` is kept above
+        ``MU_FLOOR_CG`` times the largest ``diag(J^T J)``: the sampled
+        curvature is singular (fewer rows than parameters), and a gain ratio
+        near 1 would otherwise drive ``mu`` to underflow while CG's
+        truncation did all the damping.
+        """
+        xp = problem.backend.xp
+        if not all_finite(xp, state.Jtr):
+            return IterationInfo(iteration, state.x, state.loss, mu=state.mu,
+                                 status=Status.NON_FINITE)
+        operator = self._matrix_free.operator(problem, state.x)
+        diagonal = operator.diagonal()
+        if not all_finite(xp, diagonal):
+            return IterationInfo(iteration, state.x, state.loss, mu=state.mu,
+                                 status=Status.NON_FINITE)
+        floor = MU_FLOOR_CG * max(1.0, float(diagonal.max()))
+        D = damping_diagonal(diagonal, self.damping, xp)
+        system = self._matrix_free.system(problem, operator, -state.Jtr, D, diagonal,
+                                          state.last_step)
+        trial = {}
+
+        def evaluate(x):
+            trial["loss"], trial["Jtr"] = self._matrix_free.loss_and_Jtr(problem, x)
+            return trial["loss"]
+
+        status, x_new, mu, nu = damped_step(
+            problem, state.x, state.loss, system, max(state.mu, floor), state.nu,
+            update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
+            mu_decrease=self.mu_decrease, mu_max=self.mu_max, mu_floor=floor,
+            evaluate=evaluate)
+        if status is not None:
+            if status == Status.MU_MAX:
+                state.mu = mu
+            return IterationInfo(iteration, state.x, state.loss, mu=mu, status=status)
+        state.last_step = x_new - state.x
+        state.x, state.loss, state.Jtr = x_new, trial["loss"], trial["Jtr"]
+        state.mu, state.nu = max(mu, floor), nu
+        grad_norm = 2.0 * norm(xp, state.Jtr) / problem.scale
+        return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm, mu=state.mu)
+
+    def _acceleration(self, problem, x, v, system, D, r0):
         """The geodesic acceleration ``a`` for velocity ``v``, or None to use none.
 
         ``r0`` is ``r(x)``. None when ``2 ||a||_D / ||v||_D > geodesic_alpha``
@@ -249,7 +322,7 @@ class LevenbergMarquardt(Solver):
         r_vv *= 1.0 / h
         r_vv -= Jv
         r_vv *= 2.0 / h
-        a = problem.backend.cholesky_factor_solve(factor, -problem.vjp(x, r_vv))
+        a = system.solve_again(-problem.vjp(x, r_vv))
         if a is None:
             return None
         ratio = 2.0 * math.sqrt(float(xp.vdot(a, D * a)) / float(xp.vdot(v, D * v)))

@@ -14,7 +14,7 @@ or gradient at the current point stops the run with status NON_FINITE.
 from dataclasses import dataclass
 
 from ._base import IterationInfo, Solver, Status, all_finite, norm
-from ._damped import damped_step
+from ._damped import DenseSystem, damped_step
 from .lm import LevenbergMarquardt, resolve_mu_init, trainlm_update
 
 __all__ = ["Newton"]
@@ -79,9 +79,10 @@ class Newton(Solver):
         # floor uses its magnitude).
         half = 0.5 * problem.scale
         H = state.H * half
+        system = DenseSystem(problem.backend, H, state.grad * (-half), xp.ones(H.shape[0]))
         status, x_new, mu, _ = damped_step(
-            problem, state.x, state.loss, H, state.grad * (-half), xp.ones(H.shape[0]),
-            state.mu, 2.0, update=trainlm_update, mu_increase=self.mu_increase,
+            problem, state.x, state.loss, system, state.mu, 2.0, update=trainlm_update,
+            mu_increase=self.mu_increase,
             mu_decrease=self.mu_decrease, mu_max=self.mu_max,
             mu_floor=1e-12 * max(1.0, float(xp.abs(H.diagonal()).max())))
         if status is not None:

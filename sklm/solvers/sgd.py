@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._sklearn_compat import Interval, StrOptions
-from ._base import IterationInfo, Solver, Status, norm
+from ._base import RANDOM_STATE, IterationInfo, Solver, Status, norm
 
 __all__ = ["FirstOrderSolver", "SGD"]
 
@@ -50,7 +50,7 @@ class FirstOrderSolver(Solver):
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "shuffle": ["boolean"],
-        "random_state": ["random_state"],
+        "random_state": RANDOM_STATE,
     }
     divergence_factor = 1e3
 
