@@ -251,6 +251,9 @@ CONTENDERS = {
     # the estimator with its defaults, the growing sample included on 1e5 rows
     "LMRegressor": (sklm_estimator(), "iterations (all stages)"),
     "LMRegressor full batch": (sklm_estimator(growing_sample=False), "Jacobians - 1"),
+    # the two linear solvers whatever 'auto' picks (the crossover)
+    "LMRegressor dense": (sklm_estimator(linear_solver="dense"), "iterations (all stages)"),
+    "LMRegressor cg": (sklm_estimator(linear_solver="cg"), "iterations (all stages)"),
     "sklm gauss-newton": (sklm_solver("gauss-newton"), "Jacobians - 1"),
     "sklm newton": (sklm_solver("newton"), "Hessians - 1"),
     "sklm adam": (sklm_solver("adam", learning_rate_init=1e-3, batch_size=200), "epochs"),

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-__all__ = ["measure_floor"]
+__all__ = ["measure_floor", "measure_pass_floor"]
 
 
 def measure_floor(m, n, chunk=None, repeat=5, seed=0, reduce=np.median):
@@ -52,3 +52,30 @@ def measure_floor(m, n, chunk=None, repeat=5, seed=0, reduce=np.median):
         chol.append((time.perf_counter() - t) / batch)
     s, c = float(reduce(syrk)), float(reduce(chol))
     return {"syrk": s, "cholesky": c, "total": s + c, "gflops": m * n * n / s / 1e9}
+
+
+def measure_pass_floor(bp, repeat=3):
+    """Seconds of one gradient pass over all of ``bp``'s rows: the matrix-free floor.
+
+    A matrix-free LM iteration must at least compute ``J^T r`` of every row
+    (a forward and a backward pass, sklm's own, at the estimator's chunk) and
+    evaluate one trial point; what it spends beyond that goes to CG products
+    on the curvature sample. Returns ``{'pass', 'total', 'kind'}`` with
+    ``total`` the gradient pass.
+    """
+    from sklm._backend import NumpyBackend  # noqa: PLC0415
+    from sklm._mlp import MLP  # noqa: PLC0415
+    from sklm._problem import MLPProblem  # noqa: PLC0415
+
+    mlp = MLP((bp.X.shape[1], *bp.hidden, 1), "tanh")
+    problem = MLPProblem(mlp, bp.X, bp.y[:, None], np.ones(len(bp.X)), 0.0, NumpyBackend(),
+                         4096, matrix_free=True)
+    x = mlp.init_params(np.random.RandomState(seed := 0))
+    problem.gradient(x)  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        problem.gradient(x + 1e-3 * seed)
+        times.append(time.perf_counter() - t)
+    t = float(np.median(times))
+    return {"pass": t, "total": t, "kind": "gradient pass"}

@@ -20,7 +20,8 @@ so 1e-4 means the network explains all but 0.01% of the validation variance.
 
 - ``wide-128`` and ``wide-256``: ``wide``'s data (the same rows) with networks
   8-128-128-1 (17,793 parameters) and 8-256-256-1 (68,353): the matrix-free step's
-  problems, where the normal matrix takes 2.5 GB and 37 GB.
+  problems, where the normal matrix takes 2.5 GB and 37 GB. Any ``wide-W`` is
+  the same data with two hidden layers of ``W`` units (the crossover runs).
 
 The data seed is fixed per problem (the "data seed"); the benchmark's seeds
 vary only the initial weights (and, for stochastic solvers, their shuffling).
@@ -90,8 +91,8 @@ def make_problem(name, n_train=None, n_val=None):
     elif name == "wide":
         d, lo, hi, f, hidden, m, mv, seed = 8, -1, 1, wide_function, (32, 32), 100_000, 10_000, 8
         desc = "smooth 8-D function, 8-32-32-1 tanh"
-    elif name in ("wide-128", "wide-256"):
-        width = int(name.split("-")[1])
+    elif name.startswith("wide-") and name[5:].isdigit():  # wide-128, wide-256, ...
+        width = int(name[5:])
         d, lo, hi, f, hidden, m, mv, seed = (8, -1, 1, wide_function, (width, width), 100_000,
                                              10_000, 8)
         desc = f"wide's function, 8-{width}-{width}-1 tanh"

@@ -223,12 +223,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         trial, never a new Jacobian ('lm' only). Where the correction is not
         trustworthy the trial uses the plain step (dense steps only).
     linear_solver : {'auto', 'dense', 'cg'}, default='auto'
-        How 'lm' and 'gauss-newton' solve their damped step. 'dense': form
+        How 'lm' solves its damped step ('gauss-newton' is always dense: its
+        undamped steps on a sampled ``J^T J`` were measured unstable). 'dense': form
         ``J^T J`` (streamed over row chunks) and factor it by Cholesky:
         ``n_params^2`` memory and ``n_samples * n_params^2`` flops an
         iteration, the fastest route for up to a few thousand parameters.
         'cg': matrix-free, never an ``n_params x n_params`` array: the step
-        is solved by preconditioned conjugate gradients (at most 50) from
+        is solved by preconditioned conjugate gradients (at most 200) from
         Jacobian-vector products on a fresh random sample of 2,000 rows
         each iteration, against the gradient of all rows (Martens 2010,
         Hessian-free optimisation); memory ``O(n_samples * width +
@@ -693,8 +694,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         hidden = self._validated_hidden_layer_sizes()
         X, Y, sample_weight = self._validated_data(X, y, sample_weight, continuing)
         mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
-        # (only 'lm' and 'gauss-newton' solve a damped linear system)
-        self._matrix_free = (self.solver in ("lm", "gauss-newton") and resolve_linear_solver(
+        if self.solver == "gauss-newton" and self.linear_solver == "cg":
+            raise ValueError("linear_solver='cg' needs solver='lm': undamped Gauss-Newton "
+                             "steps on a sampled J^T J are unstable (docs: Large networks).")
+        self._matrix_free = (self.solver == "lm" and resolve_linear_solver(
             self.linear_solver, mlp.n_params) == "cg")
         bayes, self._early_stopping = resolve_regularisation(
             self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),

@@ -147,3 +147,32 @@ def test_growing_sample_and_bayes_run_on_the_gpu(monkeypatch):
     _, std_cpu = cpu.predict(X[:50], return_std=True)
     _, std_gpu = gpu.predict(X[:50], return_std=True)
     np.testing.assert_allclose(std_gpu, std_cpu, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_matrix_free_products_and_fit_agree_on_cpu_and_gpu():
+    """The matrix-free step's J^T J v and diag(J^T J), then a fit through it."""
+    from sklm._mlp import MLP  # noqa: PLC0415
+    from sklm._problem import MLPProblem  # noqa: PLC0415
+
+    X, y = rosen6d(3_000, 2)
+    mlp = MLP((6, 40, 30, 1), "tanh")
+    theta = mlp.init_params(np.random.RandomState(0))
+    v = np.random.default_rng(0).normal(size=mlp.n_params)
+    rows = np.arange(0, 3_000, 3)
+    out = {}
+    for name in ("numpy", "cupy"):
+        backend = get_backend(name)
+        problem = MLPProblem(mlp, X, y[:, None], np.ones(len(y)), 0.01, backend, 512,
+                             matrix_free=True)
+        op = problem.gauss_newton_operator(backend.asarray(theta), rows)
+        out[name] = [backend.to_numpy(op.product(backend.asarray(v))),
+                     backend.to_numpy(op.diagonal())]
+    for a, b in zip(out["numpy"], out["cupy"]):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    kw = dict(hidden_layer_sizes=(40, 30), linear_solver="cg", alpha=0.0, max_iter=10,
+              tol=0.0, random_state=0)
+    cpu = LMRegressor(backend="numpy", **kw).fit(X, y)
+    gpu = LMRegressor(backend="cupy", **kw).fit(X, y)
+    assert gpu.linear_solver_ == "cg" and gpu.n_iter_ == cpu.n_iter_ == 10
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-6)

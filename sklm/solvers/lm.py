@@ -168,7 +168,7 @@ class LevenbergMarquardt(Solver):
     def __init__(self, *, mu_init="auto", mu_increase=10.0, mu_decrease=0.1,
                  mu_max=1e10, damping="levenberg", mu_update="nielsen",
                  geodesic=True, geodesic_alpha=0.75, geodesic_h=0.1, linear_solver="auto",
-                 cg_max_iter=50, cg_tol=1e-2, curvature_rows=2000, random_state=None,
+                 cg_max_iter=200, cg_tol=1e-2, curvature_rows=2000, random_state=None,
                  **kwargs):
         super().__init__(**kwargs)
         self.linear_solver = linear_solver
