@@ -42,6 +42,13 @@ LINEAR_SOLVERS = ("auto", "dense", "cg")
 CG_CROSSOVER = 5000
 
 
+#: cg_max_iter='auto': CG products worth about this many passes over the
+#: rows, between CG_MIN_ITER and CG_MAX_ITER (MatrixFree).
+CG_PASSES = 4
+CG_MIN_ITER = 50
+CG_MAX_ITER = 200
+
+
 def resolve_linear_solver(linear_solver, n_params):
     """'dense' or 'cg': what ``linear_solver`` means for ``n_params`` parameters."""
     if linear_solver == "auto":
@@ -56,8 +63,12 @@ class MatrixFree:
     ----------
     random_state : int, RandomState or None
         Draws the rows whose curvature the CG products use.
-    max_iter : int
-        CG iterations (products) per trial at most.
+    max_iter : int or 'auto'
+        CG iterations (products) per trial at most. 'auto': as many as cost
+        about ``CG_PASSES`` passes over the problem's rows, ``CG_PASSES *
+        n_samples / curvature_rows`` clipped to [10, 200]: a few on a
+        growing-sample stage of a few thousand rows, where the first digits
+        come from many cheap steps, 200 on 1e5 rows, where deeper steps pay.
     rtol : float
         CG stops when its residual falls below ``rtol * ||J^T r||``.
     curvature_rows : int
@@ -68,13 +79,13 @@ class MatrixFree:
     #: options of the solvers that take a matrix-free step, and their constraints
     constraints = {
         "linear_solver": [StrOptions(set(LINEAR_SOLVERS))],
-        "cg_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "cg_max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "cg_tol": [Interval(Real, 0, 1, closed="neither")],
         "curvature_rows": [Interval(Integral, 1, None, closed="left")],
         "random_state": RANDOM_STATE,
     }
 
-    def __init__(self, random_state=None, max_iter=200, rtol=1e-2, curvature_rows=2000):
+    def __init__(self, random_state=None, max_iter="auto", rtol=1e-2, curvature_rows=2000):
         self.rng = check_random_state(random_state)
         self.max_iter = max_iter
         self.rtol = rtol
@@ -98,7 +109,16 @@ class MatrixFree:
     def system(self, problem, operator, neg_b, D, diagonal, start):
         """The :class:`CGSystem` of ``operator`` for the right-hand side ``neg_b``."""
         return CGSystem(problem.backend, operator.product, neg_b, D, diagonal, start,
-                        self.max_iter, self.rtol)
+                        self._cap(problem), self.rtol)
+
+    def _cap(self, problem):
+        if self.max_iter != "auto":
+            return self.max_iter
+        n = problem.n_samples
+        if n is None:
+            return CG_MAX_ITER
+        passes = CG_PASSES * n / min(n, self.curvature_rows)
+        return int(min(CG_MAX_ITER, max(CG_MIN_ITER, round(passes))))
 
 
 class DenseSystem:
