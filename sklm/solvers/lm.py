@@ -66,6 +66,7 @@ from numbers import Real
 from .._sklearn_compat import Interval, StrOptions
 from ._base import IterationInfo, Solver, Status, all_finite, norm
 from ._damped import damped_step
+from ._trust_region import TrustRegion, trust_region_step
 
 __all__ = ["LevenbergMarquardt"]
 
@@ -78,6 +79,7 @@ class _LMState:
     Jtr: object
     mu: float
     nu: float = 2.0
+    tr: object = None  # mu_update='more': the trust region (TrustRegion)
 
 
 def trainlm_update(mu, nu, accepted, rho, mu_increase, mu_decrease):
@@ -153,7 +155,7 @@ class LevenbergMarquardt(Solver):
         "mu_decrease": [Interval(Real, 0, 1, closed="neither")],
         "mu_max": [Interval(Real, 0, None, closed="neither")],
         "damping": [StrOptions({"levenberg", "marquardt"})],
-        "mu_update": [StrOptions(set(MU_UPDATES))],
+        "mu_update": [StrOptions(set(MU_UPDATES) | {"more"})],
         "geodesic": ["boolean"],
         "geodesic_alpha": [Interval(Real, 0, None, closed="neither")],
         "geodesic_h": [Interval(Real, 0, None, closed="neither")],
@@ -187,16 +189,19 @@ class LevenbergMarquardt(Solver):
             top = float(JtJ.diagonal().max())
             if math.isfinite(top) and top > 0:
                 mu *= top
-        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu)
+        tr = TrustRegion() if self.mu_update == "more" else None
+        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, tr=tr)
 
     def carry(self, problem, state):
-        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale}
+        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale, "tr": state.tr}
 
     def resume(self, problem, state, carry):
         # J^T J is a sum over rows: on more (or fewer) rows, the same relative
         # damping is mu times the ratio of the sums of weights
         state.mu = carry["mu"] * (problem.scale / carry["scale"])
         state.nu = carry["nu"]
+        if state.tr is not None and carry.get("tr") is not None:
+            state.tr = carry["tr"].rescaled(problem.scale / carry["scale"])
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
@@ -212,17 +217,22 @@ class LevenbergMarquardt(Solver):
         if self.geodesic:
             r0 = []  # r(x), evaluated at the first trial that needs it
 
-            def accelerate(v, factor, x_new):
+            def accelerate(v, factor, x_new, weights=D):
                 if not r0:
                     r0.append(problem.residual(state.x))
-                a = self._acceleration(problem, state.x, v, factor, D, r0[0])
+                a = self._acceleration(problem, state.x, v, factor, weights, r0[0])
                 return x_new if a is None else x_new + 0.5 * a
 
-        status, x_new, mu, nu = damped_step(
-            problem, state.x, state.loss, JtJ, -Jtr, D, state.mu, state.nu,
-            update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
-            mu_decrease=self.mu_decrease, mu_max=self.mu_max,
-            mu_floor=1e-12 * max(1.0, float(diag.max())), accelerate=accelerate)
+        if state.tr is not None:
+            status, x_new = trust_region_step(problem, state.x, state.loss, JtJ, Jtr,
+                                              state.tr, accelerate=accelerate)
+            mu, nu = state.tr.lam, state.nu
+        else:
+            status, x_new, mu, nu = damped_step(
+                problem, state.x, state.loss, JtJ, -Jtr, D, state.mu, state.nu,
+                update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
+                mu_decrease=self.mu_decrease, mu_max=self.mu_max,
+                mu_floor=1e-12 * max(1.0, float(diag.max())), accelerate=accelerate)
         if status is not None:
             if status == Status.MU_MAX:
                 state.mu = mu
