@@ -199,6 +199,7 @@ class MLPProblem(Problem):
         self._jt_buffer = None
         # the point whose whole J^T the buffer holds (one chunk only), or None
         self._jt_at = None
+        self._is_block = scale is not None  # one block of a larger data set
         # Forward passes (layer outputs and weighted errors of every chunk) at
         # the two most recently evaluated points, most recent last: the
         # accepted trial's pass is the next Jacobian's, and the directional
@@ -384,8 +385,12 @@ class MLPProblem(Problem):
             self.backend.add_gram(JtJ, Jt)  # by syrk, summed in float64
             # rows of Jt are (sample, output) pairs: E.T row-major matches.
             Jtr += Jt @ E.T.ravel()
-        if len(self.chunks) == 1:
-            self._jt_at = x.copy()  # the buffer holds the whole J^T at x
+        if len(self.chunks) == 1 and self.dtype == np.float64 and not self._is_block:
+            # the buffer holds the whole J^T at x (in float32 the products keep
+            # their chunked form: its round-off is what the float32 path was
+            # measured with; a Dask block keeps it too, so that its sums stay
+            # those of an in-memory chunk, bit for bit)
+            self._jt_at = x.copy()
         if self.penalty is not None:
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty

@@ -143,3 +143,22 @@ def test_inverse_cholesky_is_the_inverse_factor():
     np.testing.assert_allclose(Linv.T @ Linv, np.linalg.inv(A), rtol=1e-10)
     np.testing.assert_array_equal(np.triu(Linv, 1), 0)
     assert NumpyBackend().inverse_cholesky(-A) is None
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_products_with_the_stored_jacobian_match_the_chunked_ones(alpha):
+    # one chunk: after normal_equations(x), jvp and vjp at x use the stored J^T
+    problem, x = surrogate_problem(m=50, chunk=50, alpha=alpha)
+    chunked, _ = surrogate_problem(m=50, chunk=7, alpha=alpha)
+    rng = np.random.default_rng(8)
+    v = rng.normal(size=problem.n_params)
+    u = rng.normal(size=problem.residual(x).shape[0])
+    problem.normal_equations(x)
+    assert problem._stored_jacobian_t(x) is not None
+    np.testing.assert_allclose(problem.jvp(x, v), chunked.jvp(x, v), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(problem.vjp(x, u), chunked.vjp(x, u), rtol=1e-12, atol=1e-12)
+    # at another point the buffer is not used
+    y = x + 0.1
+    assert problem._stored_jacobian_t(y) is None
+    np.testing.assert_allclose(problem.jvp(y, v), chunked.jvp(y, v), rtol=1e-12, atol=1e-12)
+    assert chunked._stored_jacobian_t(x) is None  # several chunks: never stored

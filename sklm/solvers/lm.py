@@ -23,7 +23,7 @@ sklm forms it on purpose, because it is a BLAS-3 symmetric rank-k update that
 streams over row chunks and runs near the machine's peak, while damping keeps
 the system positive definite and the Cholesky check catches the rest.
 
-Two rules update ``mu`` (``mu_update``):
+Three rules update ``mu`` (``mu_update``):
 
 'trainlm'
     MATLAB's: divide by ``1/mu_decrease`` after an accepted step, multiply by
@@ -34,6 +34,12 @@ Two rules update ``mu`` (``mu_update``):
     step with gain ratio ``rho`` (actual over predicted decrease),
     ``mu *= max(1/3, 1 - (2 rho - 1)^3)``; after a rejected one ``mu *= nu``
     and ``nu *= 2``. Smooth, it avoids trainlm's accept/reject alternation.
+'more'
+    Moré's trust region (MINPACK's lmder/lmpar, :mod:`._trust_region`): a
+    radius ``delta`` on ``||D step||`` with ``D`` the column norms of ``J``,
+    updated by the gain ratio, and ``mu`` (of ``J^T J + mu D^2``) found for
+    it by a few Cholesky factorisations of the same ``J^T J``. ``mu_init``,
+    ``mu_increase``, ``mu_decrease``, ``mu_max`` and ``damping`` do not apply.
 
 Geodesic acceleration (``geodesic=True``; Transtrum & Sethna, "Improvements to
 the Levenberg-Marquardt algorithm for nonlinear least-squares minimization",
@@ -132,7 +138,7 @@ class LevenbergMarquardt(Solver):
         rejection always raises ``mu``), after an accepted step (trainlm's
         ``mu_dec``; 'trainlm' rule only) and its cap. trainlm's defaults.
     damping : {'levenberg', 'marquardt'}, default='levenberg'
-    mu_update : {'nielsen', 'trainlm'}, default='nielsen'
+    mu_update : {'nielsen', 'trainlm', 'more'}, default='nielsen'
     geodesic : bool, default=True
         Add geodesic acceleration to every trial step (needs a problem with
         ``residual``, ``jvp`` and ``vjp``). Best with ``mu_update='nielsen'``.
