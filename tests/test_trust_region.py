@@ -26,15 +26,18 @@ def _normal_system(rng, n=12, m=40, rank=None):
     return JtJ, Jtr, D2
 
 
+@pytest.mark.parametrize("start", [0.0, 1e-6, 1.0, 1e3])  # the last iteration's damping
 @pytest.mark.parametrize("rank", [None, 5])
 @pytest.mark.parametrize("delta", [1e-3, 1e-1, 10.0, 1e6])
-def test_lmpar_finds_the_damping_of_the_radius(rank, delta):
+def test_lmpar_finds_the_damping_of_the_radius(rank, delta, start):
     rng = np.random.default_rng(3)
     JtJ, Jtr, D2 = _normal_system(rng, rank=rank)
     A = JtJ.copy()
     system = _Damped(NumpyBackend(), A, Jtr, D2)
     gnorm = math.sqrt(float(Jtr @ (Jtr / D2)))
-    p, pnorm, lam = lmpar(system, delta, 0.0, gnorm)
+    p, pnorm, lam = lmpar(system, delta, start, gnorm)
+    # the factor left for the acceleration is the step's
+    np.testing.assert_allclose(NumpyBackend().cholesky_factor_solve(system.factor, -Jtr), p)
     system.restore()
     np.testing.assert_array_equal(A, JtJ)  # the diagonal restored
     assert lam >= 0

@@ -44,6 +44,9 @@ ACCEPT = 1e-4
 SHARPNESS = 0.1
 #: At most this many factorisations per ``lmpar`` call (MINPACK's 10).
 LMPAR_ITERATIONS = 10
+#: Start each search at the last damping (see :func:`lmpar`); False: at the
+#: Gauss-Newton step, as MINPACK (where it costs one QR, not a factorisation).
+WARM_FIRST = True
 #: Trials from one point before giving up (each at least halves the radius).
 MAX_TRIALS = 200
 #: The floor of ``D^2``, relative to its largest entry: keeps the region
@@ -137,21 +140,45 @@ def lmpar(system, delta, lam, gnorm):
     """
     paru = gnorm / delta if gnorm > 0 else _DWARF / min(delta, 0.1)
     parl = 0.0
-    # The Gauss-Newton step, where J^T J can be factored
-    gn = system.solve(0.0)
-    if gn is not None:
-        p, dxnorm, q2 = gn
-        fp = dxnorm - delta
-        if fp <= SHARPNESS * delta:
-            return p, dxnorm, 0.0
-        if q2 > 0 and math.isfinite(q2):
-            # Newton's lower bound from lam = 0 (the problem is full rank)
-            parl = (fp / delta) * dxnorm * dxnorm / q2
+    best = None
+    fp = math.nan
+    newton = None
+    if WARM_FIRST and lam > 0:
+        # The last iteration's damping first: often already right (one
+        # factorisation in all), and where its step is too long, Gauss-Newton's
+        # is longer still (||D p(lam)|| decreases in lam), so it is not tried.
+        out = system.solve(lam)
+        if out is None:
+            parl = lam  # not positive definite at lam, nor at 0
+        else:
+            p, dxnorm, q2 = out
+            best = (p, dxnorm, lam)
+            fp = dxnorm - delta
+            if abs(fp) <= SHARPNESS * delta:
+                return p, dxnorm, lam
+            if fp > 0:
+                parl = lam
+            else:
+                paru = min(paru, lam)
+            if q2 > 0 and math.isfinite(q2):
+                newton = lam + (fp / delta) * dxnorm * dxnorm / q2
+    gn = None
+    if parl == 0.0:
+        # The Gauss-Newton step, where J^T J can be factored
+        gn = system.solve(0.0)
+        if gn is not None:
+            p, dxnorm, q2 = gn
+            fp_gn = dxnorm - delta
+            if fp_gn <= SHARPNESS * delta:
+                return p, dxnorm, 0.0
+            if q2 > 0 and math.isfinite(q2):
+                # Newton's lower bound from lam = 0 (the problem is full rank)
+                parl = (fp_gn / delta) * dxnorm * dxnorm / q2
+    if newton is not None:
+        lam = newton
     lam = min(max(lam, parl), paru)
     if lam == 0.0:
         lam = gnorm / gn[1] if gn is not None and gn[1] > 0 else 0.001 * paru
-    best = None
-    fp = math.nan
     for _ in range(LMPAR_ITERATIONS):
         if lam == 0.0:
             lam = max(_DWARF, 0.001 * paru)
