@@ -45,22 +45,25 @@ def run(problem, seeds, iterations, variants, budget):
     rows = []
     for seed in seeds:
         for name, params in variants:
-            # keys "tr.NAME" set the trust region's module constants (experiments)
+            # keys "tr.NAME" set the trust region's module constants (experiments),
+            # and "bayes.NAME" those of sklm._bayes
+            from sklm import _bayes  # noqa: PLC0415
             from sklm.solvers import _trust_region  # noqa: PLC0415
 
-            saved = {k[3:]: getattr(_trust_region, k[3:]) for k in params if k.startswith("tr.")}
-            for k, v in params.items():
-                if k.startswith("tr."):
-                    setattr(_trust_region, k[3:], v)
-            params = {k: v for k, v in params.items() if not k.startswith("tr.")}
+            modules = {"tr": _trust_region, "bayes": _bayes}
+            consts = {tuple(k.split(".", 1)): v for k, v in params.items() if "." in k}
+            saved = {key: getattr(modules[key[0]], key[1]) for key in consts}
+            for (mod, const), v in consts.items():
+                setattr(modules[mod], const, v)
+            params = {k: v for k, v in params.items() if "." not in k}
             runner = sklm_estimator(max_iter=iterations, **params)
             with open("/proc/loadavg") as f:
                 load = " ".join(f.read().split()[:3])
             t0 = time.perf_counter()
             rec = runner(bp, seed, budget)
             wall = time.perf_counter() - t0
-            for k, v in saved.items():
-                setattr(_trust_region, k, v)
+            for (mod, const), v in saved.items():
+                setattr(modules[mod], const, v)
             assert isinstance(rec, Recorder)
             trace = rec.trace
             times = [b[0] - a[0] for a, b in zip(trace, trace[1:])]
