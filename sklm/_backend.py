@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
 __all__ = ["Backend", "NumpyBackend", "CupyBackend", "get_backend", "cupy_available"]
 
@@ -128,9 +129,11 @@ class NumpyBackend(Backend):
                 L = scipy.linalg.cholesky(A, lower=True, check_finite=False)
             except np.linalg.LinAlgError:
                 return None
-            Linv = scipy.linalg.solve_triangular(L, np.eye(A.shape[0]), lower=True,
-                                                 check_finite=False)
-        if not np.all(np.isfinite(Linv)):
+            # LAPACK's triangular inverse (trtri, n^3/3 flops): a third of a
+            # triangular solve against the identity's (trsm, n^3)
+            trtri, = scipy.linalg.lapack.get_lapack_funcs(("trtri",), (L,))
+            Linv, info = trtri(L, lower=1, overwrite_c=1)
+        if info != 0 or not np.all(np.isfinite(Linv)):
             return None
         return Linv
 

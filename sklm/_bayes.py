@@ -58,7 +58,7 @@ from ._mlp import MLP, chunk_bounds
 from ._sampling import MIN_ROWS
 
 __all__ = ["BAYES_SOLVERS", "BayesianPrecisions", "Posterior", "UncertaintyWarning",
-           "evidence_update", "inverse_root", "posterior", "predictive_std",
+           "evidence_update", "inverse_root", "inverse_trace", "posterior", "predictive_std",
            "resolve_regularisation"]
 
 #: The solvers that call ``after_accepted_step`` with the normal equations.
@@ -150,6 +150,31 @@ def inverse_root(backend, A):
     lam, V = lam[keep], V[:, keep]
     F = (V / xp.sqrt(lam)).T
     return F, int(lam.shape[0]), "pseudo-inverse"
+
+
+def inverse_trace(backend, A):
+    """``(tr(A^-1), rank, how)``: the trace :func:`inverse_root` and :func:`trace_over` give.
+
+    The same inverse or pseudo-inverse as :func:`inverse_root` (the same
+    Cholesky test of the condition, the same eigenvalue cut), but only its
+    trace: ``||L^-1||_F^2`` from the inverse factor, or ``sum(1 / lambda)``
+    over the eigenvalues kept, with no eigenvectors (an eigenvalue-only
+    decomposition costs a fraction of :func:`inverse_root`'s ``eigh``). The
+    trace is NaN where ``how`` is 'non-finite'.
+    """
+    xp = backend.xp
+    n = A.shape[0]
+    if not bool(xp.isfinite(A).all()):
+        return math.nan, 0, "non-finite"
+    Linv = backend.inverse_cholesky(A)
+    if Linv is not None:
+        d = xp.abs(Linv.diagonal())  # 1 / L_ii, as in inverse_root
+        if float(d.min()) ** 2 >= n * np.finfo(np.float64).eps * float(d.max()) ** 2:
+            return float(xp.vdot(Linv, Linv)), n, "cholesky"
+    lam = xp.linalg.eigvalsh(0.5 * (A + A.T))
+    top = float(xp.abs(lam).max()) if n else 0.0
+    keep = lam > n * np.finfo(np.float64).eps * max(top, np.finfo(np.float64).tiny)
+    return float((1.0 / lam[keep]).sum()), int(keep.sum()), "pseudo-inverse"
 
 
 def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights):

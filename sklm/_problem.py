@@ -219,6 +219,9 @@ class MLPProblem(Problem):
         self.chunk_size = int(chunk_size)
         self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
         self._jt_buffer = None
+        # the point whose whole J^T the buffer holds (one chunk only), or None
+        self._jt_at = None
+        self._is_block = scale is not None  # one block of a larger data set
         # Forward passes (layer outputs and weighted errors of every chunk) at
         # the two most recently evaluated points, most recent last: the
         # accepted trial's pass is the next Jacobian's, and the directional
@@ -312,8 +315,20 @@ class MLPProblem(Problem):
         return xp.concatenate(parts)
 
     def jvp(self, x, v):
-        """``J v`` by forward-mode differentiation, chunk by chunk."""
+        """``J v`` by forward-mode differentiation, chunk by chunk.
+
+        One matrix-vector product with the stored ``J^T`` instead where the
+        last :meth:`normal_equations` were at ``x`` on a single chunk (the
+        solver's current point: geodesic acceleration's products).
+        """
         xp = self.xp
+        Jt = self._stored_jacobian_t(x)
+        if Jt is not None:
+            v_dtype = v.astype(Jt.dtype, copy=False)
+            parts = [Jt.T @ v_dtype]
+            if self.penalty is not None:
+                parts.append(self._sqrt_penalty * v[self._weight_idx])
+            return xp.concatenate(parts)
         params = self._params(x)
         dparams = self._params(v)
         parts = []
@@ -329,8 +344,15 @@ class MLPProblem(Problem):
         """``J^T u`` by back-propagation, chunk by chunk."""
         xp = self.xp
         k = self.n_outputs
-        params = self._params(x)
         u = u.astype(self.dtype, copy=False)
+        Jt = self._stored_jacobian_t(x)
+        if Jt is not None:
+            # (see jvp) one product with the stored J^T, summed in float64
+            out = (Jt @ u[: self.n_samples * k]).astype(np.float64)
+            if self.penalty is not None:
+                out[self._weight_idx] += self._sqrt_penalty * u[self.n_samples * k:]
+            return out
+        params = self._params(x)
         out = xp.zeros(self.n_params, dtype=np.float64)
         for i0, i1, acts, _ in self._passes(x):
             G = u[i0 * k:i1 * k].reshape(i1 - i0, k).T * -self.sqrt_w[i0:i1]
@@ -381,6 +403,7 @@ class MLPProblem(Problem):
         JtJ = xp.zeros((n, n), dtype=np.float64)
         Jtr = xp.zeros(n, dtype=np.float64)
         sse = 0.0
+        self._jt_at = None  # the buffer is about to be overwritten
         for i0, i1, acts, E in self._passes(x):
             sse += _sum_squares(xp, E)
             Jt = self._jt_buffer[: n * (i1 - i0) * k].reshape(n, (i1 - i0) * k)
@@ -389,6 +412,12 @@ class MLPProblem(Problem):
             self.backend.add_gram(JtJ, Jt)  # by syrk, summed in float64
             # rows of Jt are (sample, output) pairs: E.T row-major matches.
             Jtr += Jt @ E.T.ravel()
+        if len(self.chunks) == 1 and self.dtype == np.float64 and not self._is_block:
+            # the buffer holds the whole J^T at x (in float32 the products keep
+            # their chunked form: its round-off is what the float32 path was
+            # measured with; a Dask block keeps it too, so that its sums stay
+            # those of an in-memory chunk, bit for bit)
+            self._jt_at = x.copy()
         if self.penalty is not None:
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
@@ -484,18 +513,21 @@ class MLPProblem(Problem):
         """
         if self.evidence is None:
             return loss, JtJ, Jtr
-        from ._bayes import evidence_update, inverse_root, trace_over  # noqa: PLC0415
+        from ._bayes import evidence_update, inverse_trace  # noqa: PLC0415
 
         xp = self.xp
         idx = self._weight_idx
-        F, rank, how = inverse_root(self.backend, JtJ)
+        # Under Bayesian regularisation every parameter has the one penalty
+        # p (idx is all of them): p tr_W(A^-1) = p tr(A^-1), and the trace
+        # needs no eigenvectors (inverse_root + trace_over gave the same).
+        trace, rank, how = inverse_trace(self.backend, JtJ)
         W = x[idx]
         E_W = float(xp.vdot(W, W))
-        if F is None:
+        if how == "non-finite":
             alpha = beta = gamma = math.nan
             new = None
         else:
-            p_tr = trace_over(F, idx, xp, self.penalty)
+            p_tr = float(self.evidence.penalty) * trace
             # in the rescaled weights' units (weight_unit 1 for ordinary ones:
             # integer weights count as repeated rows; weights of extreme mean,
             # rescaled, count as relative weights of mean about 1)
@@ -538,6 +570,15 @@ class MLPProblem(Problem):
         return loss, 2.0 * Jtr / self.scale, H
 
     hessian_memory = 256 * 2**20
+
+    def _stored_jacobian_t(self, x):
+        """The whole ``J^T`` at ``x`` from the last normal equations, or None."""
+        at = self._jt_at
+        if at is None or at.shape != x.shape or not bool(self.xp.array_equal(at, x)):
+            return None
+        k = self.n_outputs
+        return self._jt_buffer[: self.n_params * self.n_samples * k].reshape(
+            self.n_params, self.n_samples * k)
 
 
 class FunctionProblem(Problem):

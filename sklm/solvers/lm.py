@@ -23,7 +23,7 @@ sklm forms it on purpose, because it is a BLAS-3 symmetric rank-k update that
 streams over row chunks and runs near the machine's peak, while damping keeps
 the system positive definite and the Cholesky check catches the rest.
 
-Two rules update ``mu`` (``mu_update``):
+Three rules update ``mu`` (``mu_update``):
 
 'trainlm'
     MATLAB's: divide by ``1/mu_decrease`` after an accepted step, multiply by
@@ -34,6 +34,12 @@ Two rules update ``mu`` (``mu_update``):
     step with gain ratio ``rho`` (actual over predicted decrease),
     ``mu *= max(1/3, 1 - (2 rho - 1)^3)``; after a rejected one ``mu *= nu``
     and ``nu *= 2``. Smooth, it avoids trainlm's accept/reject alternation.
+'more'
+    Moré's trust region (MINPACK's lmder/lmpar, :mod:`._trust_region`): a
+    radius ``delta`` on ``||D step||`` with ``D`` the column norms of ``J``,
+    updated by the gain ratio, and ``mu`` (of ``J^T J + mu D^2``) found for
+    it by a few Cholesky factorisations of the same ``J^T J``. ``mu_init``,
+    ``mu_increase``, ``mu_decrease``, ``mu_max`` and ``damping`` do not apply.
 
 Geodesic acceleration (``geodesic=True``; Transtrum & Sethna, "Improvements to
 the Levenberg-Marquardt algorithm for nonlinear least-squares minimization",
@@ -66,6 +72,7 @@ from numbers import Real
 from .._sklearn_compat import Interval, StrOptions
 from ._base import IterationInfo, Solver, Status, all_finite, norm
 from ._damped import DenseSystem, MatrixFree, damped_step, resolve_linear_solver
+from ._trust_region import TrustRegion, trust_region_step
 
 __all__ = ["LevenbergMarquardt"]
 
@@ -80,6 +87,7 @@ class _LMState:
     nu: float = 2.0
     diagonal: object = None  # diag(J^T J)
     last_step: object = None  # the matrix-free path's warm start
+    tr: object = None  # mu_update='more': the trust region (TrustRegion)
 
 
 def trainlm_update(mu, nu, accepted, rho, mu_increase, mu_decrease):
@@ -135,7 +143,7 @@ class LevenbergMarquardt(Solver):
         rejection always raises ``mu``), after an accepted step (trainlm's
         ``mu_dec``; 'trainlm' rule only) and its cap. trainlm's defaults.
     damping : {'levenberg', 'marquardt'}, default='levenberg'
-    mu_update : {'nielsen', 'trainlm'}, default='nielsen'
+    mu_update : {'nielsen', 'trainlm', 'more'}, default='nielsen'
     geodesic : bool, default=True
         Add geodesic acceleration to every trial step (needs a problem with
         ``residual``, ``jvp`` and ``vjp``). Best with ``mu_update='nielsen'``.
@@ -159,7 +167,7 @@ class LevenbergMarquardt(Solver):
         "mu_decrease": [Interval(Real, 0, 1, closed="neither")],
         "mu_max": [Interval(Real, 0, None, closed="neither")],
         "damping": [StrOptions({"levenberg", "marquardt"})],
-        "mu_update": [StrOptions(set(MU_UPDATES))],
+        "mu_update": [StrOptions(set(MU_UPDATES) | {"more"})],
         "geodesic": ["boolean"],
         "geodesic_alpha": [Interval(Real, 0, None, closed="neither")],
         "geodesic_h": [Interval(Real, 0, None, closed="neither")],
@@ -189,6 +197,10 @@ class LevenbergMarquardt(Solver):
     def init(self, problem, x0):
         self._matrix_free = None
         if resolve_linear_solver(self.linear_solver, problem.n_params) == "cg":
+            if self.mu_update == "more":
+                raise ValueError("mu_update='more' (Moré's trust region) needs the dense "
+                                 "step: its damping search factors J^T J. Use 'nielsen' "
+                                 "or 'trainlm' with linear_solver='cg'.")
             self._matrix_free = MatrixFree(self.random_state, self.cg_max_iter, self.cg_tol,
                                            self.curvature_rows)
             loss, Jtr = self._matrix_free.loss_and_Jtr(problem, x0)
@@ -209,10 +221,11 @@ class LevenbergMarquardt(Solver):
             top = float(diagonal.max())
             if math.isfinite(top) and top > 0:
                 mu *= top
-        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, diagonal=diagonal)
+        tr = TrustRegion() if self.mu_update == "more" else None
+        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, diagonal=diagonal, tr=tr)
 
     def carry(self, problem, state):
-        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale,
+        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale, "tr": state.tr,
                 "last_step": state.last_step}
 
     def resume(self, problem, state, carry):
@@ -224,6 +237,8 @@ class LevenbergMarquardt(Solver):
         # on the first full-data iteration after a sample, a start from zero
         # cost 200 products where later iterations needed a few dozen
         state.last_step = carry.get("last_step")
+        if state.tr is not None and carry.get("tr") is not None:
+            state.tr = carry["tr"].rescaled(problem.scale / carry["scale"])
 
     def step(self, problem, state, iteration):
         if self._matrix_free is not None:
@@ -241,18 +256,23 @@ class LevenbergMarquardt(Solver):
         if self.geodesic:
             r0 = []  # r(x), evaluated at the first trial that needs it
 
-            def accelerate(v, system, x_new):
+            def accelerate(v, system, x_new, weights=D):
                 if not r0:
                     r0.append(problem.residual(state.x))
-                a = self._acceleration(problem, state.x, v, system, D, r0[0])
+                a = self._acceleration(problem, state.x, v, system, weights, r0[0])
                 return x_new if a is None else x_new + 0.5 * a
 
-        status, x_new, mu, nu = damped_step(
-            problem, state.x, state.loss, DenseSystem(problem.backend, JtJ, -Jtr, D),
-            state.mu, state.nu,
-            update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
-            mu_decrease=self.mu_decrease, mu_max=self.mu_max,
-            mu_floor=1e-12 * max(1.0, float(diag.max())), accelerate=accelerate)
+        if state.tr is not None:
+            status, x_new = trust_region_step(problem, state.x, state.loss, JtJ, Jtr,
+                                              state.tr, accelerate=accelerate)
+            mu, nu = state.tr.lam, state.nu
+        else:
+            status, x_new, mu, nu = damped_step(
+                problem, state.x, state.loss, DenseSystem(problem.backend, JtJ, -Jtr, D),
+                state.mu, state.nu,
+                update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
+                mu_decrease=self.mu_decrease, mu_max=self.mu_max,
+                mu_floor=1e-12 * max(1.0, float(diag.max())), accelerate=accelerate)
         if status is not None:
             if status == Status.MU_MAX:
                 state.mu = mu
