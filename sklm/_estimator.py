@@ -209,13 +209,17 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     damping : {'levenberg', 'marquardt'}, default='levenberg'
         ``J^T J + mu I`` (trainlm) or ``J^T J + mu diag(J^T J)`` (Marquardt's
         scale-invariant damping).
-    mu_update : {'nielsen', 'trainlm'}, default='nielsen'
+    mu_update : {'nielsen', 'trainlm', 'more'}, default='nielsen'
         How ``mu`` changes after each trial. 'nielsen': Nielsen's gain-ratio
         rule, smooth, scale-free after the first steps. 'trainlm': MATLAB's
         fixed factors ``mu_decrease`` / ``mu_increase`` (choose it, with
-        ``geodesic=False``, to reproduce trainlm). The default was chosen by
-        measurement (docs/benchmarks.md, "Which damping rule should be the
-        default").
+        ``geodesic=False``, to reproduce trainlm). 'more': Moré's trust
+        region (MINPACK's lmpar): a radius on the scaled step, updated by the
+        gain ratio, and ``mu`` found for it by a few Cholesky factorisations
+        of the same ``J^T J`` (dense steps only; ``mu_init``, ``mu_increase``,
+        ``mu_decrease``, ``mu_max`` and ``damping`` do not apply). The default
+        was chosen by measurement (docs/benchmarks.md, "Which damping rule
+        should be the default" and "Small data, deeper: seed-6d").
     geodesic : bool, default=True
         Add geodesic acceleration (Transtrum & Sethna, 2012) to every LM
         trial step: a second-order correction along the curvature of the
@@ -235,7 +239,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Hessian-free optimisation); memory ``O(n_samples * width +
         n_params)``, and an iteration costs about two passes over the data
         plus a hundred over the sample. No geodesic acceleration and no
-        Bayesian regularisation there. 'auto': 'cg' above 5,000 parameters,
+        Bayesian regularisation there. 'auto': 'cg' above 2,500 parameters,
         where the measured crossover lies (user guide, "Large networks").
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's

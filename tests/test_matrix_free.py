@@ -218,6 +218,20 @@ def test_mu_stays_above_its_floor(rng):
     assert min(result.mu_curve) >= 1e-9 * top
 
 
+def test_cg_cap_auto_buys_about_four_passes_over_the_rows():
+    from types import SimpleNamespace
+
+    from sklm.solvers._damped import MatrixFree
+
+    def cap(n, rows=2000, max_iter="auto"):
+        return MatrixFree(0, max_iter, 1e-2, rows)._cap(SimpleNamespace(n_samples=n))
+
+    assert cap(1_500) == cap(24_000) == 50  # a growing-sample stage
+    assert cap(40_000) == 80
+    assert cap(100_000) == cap(10**6) == cap(None) == 200
+    assert cap(100_000, max_iter=7) == 7
+
+
 def test_resolve_linear_solver_picks_cg_above_the_crossover():
     assert resolve_linear_solver("auto", CG_CROSSOVER) == "dense"
     assert resolve_linear_solver("auto", CG_CROSSOVER + 1) == "cg"
@@ -244,12 +258,14 @@ def test_estimator_cg_fits_and_says_which_step_it_took(rng):
 
 def test_auto_takes_the_matrix_free_step_for_large_networks(rng):
     X, y = data(rng, n=200)
-    hidden = (75, 65)  # 2*75+75 + 75*65+65 + 65+1 = 5,231 parameters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = LMRegressor(hidden, max_iter=3, random_state=0).fit(X, y)
-    assert sum(c.size + i.size for c, i in zip(model.coefs_, model.intercepts_)) > CG_CROSSOVER
-    assert model.linear_solver_ == "cg"
+        model = LMRegressor((50, 50), max_iter=3, random_state=0).fit(X, y)
+        small = LMRegressor((40, 40), max_iter=3, alpha=0.0, random_state=0).fit(X, y)
+    n_params = [sum(c.size + i.size for c, i in zip(m.coefs_, m.intercepts_))
+                for m in (model, small)]
+    assert n_params[1] <= CG_CROSSOVER < n_params[0]  # 1,801 and 2,751
+    assert model.linear_solver_ == "cg" and small.linear_solver_ == "dense"
     # 'auto' alpha means no penalty on the matrix-free path (no J^T J for the evidence)
     assert model.alpha_ is None and model.validation_loss_curve_ is None
 

@@ -35,12 +35,12 @@ from ._base import RANDOM_STATE, Status, at_machine_precision
 #: Values of the damped solvers' ``linear_solver`` option.
 LINEAR_SOLVERS = ("auto", "dense", "cg")
 
-#: Above this many parameters 'auto' takes the matrix-free step: where its
-#: iterations overtake the dense step's on the benchmark problems
-#: (docs/benchmarks.md, "The matrix-free step"), and well before the n x n
-#: normal matrix outgrows memory (2.5 GB at 17,793 parameters).
-CG_CROSSOVER = 5000
-
+#: Above this many parameters 'auto' takes the matrix-free step. Measured on
+#: wide's 1e5 rows (docs/benchmarks.md, "The matrix-free step"): at 1,377
+#: parameters the dense fit reached 1e-4 five times sooner; at 2,833 the
+#: matrix-free one reached it 2.3x sooner (the dense one went deeper after a
+#: minute); at 4,801 the matrix-free one led at every level.
+CG_CROSSOVER = 2500
 
 #: cg_max_iter='auto': CG products worth about this many passes over the
 #: rows, between CG_MIN_ITER and CG_MAX_ITER (MatrixFree).
@@ -66,9 +66,11 @@ class MatrixFree:
     max_iter : int or 'auto'
         CG iterations (products) per trial at most. 'auto': as many as cost
         about ``CG_PASSES`` passes over the problem's rows, ``CG_PASSES *
-        n_samples / curvature_rows`` clipped to [10, 200]: a few on a
-        growing-sample stage of a few thousand rows, where the first digits
-        come from many cheap steps, 200 on 1e5 rows, where deeper steps pay.
+        n_samples / curvature_rows`` clipped to [50, 200]: 50 on the
+        growing-sample stages of a few thousand rows, 200 on 1e5 rows, where
+        a gradient pass costs as much and deeper steps pay (on wide-128, 150
+        s: 2.6e-6 with 200, 3.5e-6 with 100, 5.1e-6 with 50; the first
+        digits came sooner with 50).
     rtol : float
         CG stops when its residual falls below ``rtol * ||J^T r||``.
     curvature_rows : int

@@ -85,7 +85,6 @@ class _LMState:
     Jtr: object
     mu: float
     nu: float = 2.0
-    diagonal: object = None  # diag(J^T J)
     last_step: object = None  # the matrix-free path's warm start
     tr: object = None  # mu_update='more': the trust region (TrustRegion)
 
@@ -222,7 +221,7 @@ class LevenbergMarquardt(Solver):
             if math.isfinite(top) and top > 0:
                 mu *= top
         tr = TrustRegion() if self.mu_update == "more" else None
-        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, diagonal=diagonal, tr=tr)
+        return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, tr=tr)
 
     def carry(self, problem, state):
         return {"mu": state.mu, "nu": state.nu, "scale": problem.scale, "tr": state.tr,
