@@ -38,7 +38,7 @@ def test_lmpar_finds_the_damping_of_the_radius(rank, delta, start):
     p, pnorm, lam = lmpar(system, delta, start, gnorm)
     # the factor left for the acceleration is the step's
     np.testing.assert_allclose(NumpyBackend().cholesky_factor_solve(system.factor, -Jtr), p)
-    system.restore()
+    system.close()
     np.testing.assert_array_equal(A, JtJ)  # the diagonal restored
     assert lam >= 0
     assert pnorm == pytest.approx(np.sqrt(p @ (D2 * p)))

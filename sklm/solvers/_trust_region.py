@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._base import Status, at_machine_precision
+from ._damped import DenseSystem
 
 __all__ = ["TrustRegion", "trust_region_step"]
 
@@ -91,49 +92,32 @@ def _update_scaling(tr, diag, xp):
     return tr.D2
 
 
-class _Damped:
+class _Damped(DenseSystem):
     """Solves ``(A + lam D^2) p = -g`` for several ``lam`` with one ``A``.
 
-    ``A``'s diagonal is damped in place and restored by :meth:`restore`.
+    The dense system of the other rules (``A``'s diagonal damped in place
+    and restored by :meth:`close`; ``solve_again`` for the acceleration),
+    with the norms Moré's search needs.
     """
 
     def __init__(self, backend, A, g, D2):
-        self.backend = backend
-        self.xp = backend.xp
-        self.A = A
-        self.diag = A.reshape(-1)[:: A.shape[0] + 1]
-        self.base = self.diag.copy()
-        self.neg_g = -g
-        self.D2 = D2
-        self.factor = None
+        super().__init__(backend, A, -g, D2)
 
-    def solve_again(self, rhs):
-        """``(A + lam D^2)^-1 rhs`` with the last factor (or None): geodesic acceleration's."""
-        return self.backend.cholesky_factor_solve(self.factor, rhs)
-
-    def solve(self, lam):
+    def step_and_norms(self, lam):
         """``(p, ||D p||, ||q||^2)`` at ``lam``, or None where the factorisation fails.
 
         ``||q||^2 = (D^2 p)^T (A + lam D^2)^-1 (D^2 p)``, so that the
         derivative of ``||D p||`` in ``lam`` is ``-||q||^2 / ||D p||``.
         """
-        self.diag[...] = self.base + lam * self.D2
-        factor = self.backend.cholesky_factor(self.A)
-        self.factor = factor
-        if factor is None:
-            return None
-        p = self.backend.cholesky_factor_solve(factor, self.neg_g)
+        p = self.solve(lam)
         if p is None:
             return None
-        xp = self.xp
-        Dp_norm = math.sqrt(float(xp.vdot(p, self.D2 * p)))
-        w = self.D2 * p
-        s = self.backend.cholesky_factor_solve(factor, w)
+        xp = self.backend.xp
+        w = self.D * p
+        Dp_norm = math.sqrt(float(xp.vdot(p, w)))
+        s = self.solve_again(w)
         q2 = math.nan if s is None else float(xp.vdot(w, s))
         return p, Dp_norm, q2
-
-    def restore(self):
-        self.diag[...] = self.base
 
 
 def lmpar(system, delta, lam, gnorm):
@@ -151,7 +135,7 @@ def lmpar(system, delta, lam, gnorm):
         # The last iteration's damping first: often already right (one
         # factorisation in all), and where its step is too long, Gauss-Newton's
         # is longer still (||D p(lam)|| decreases in lam), so it is not tried.
-        out = system.solve(lam)
+        out = system.step_and_norms(lam)
         if out is None:
             parl = lam  # not positive definite at lam, nor at 0
         else:
@@ -169,7 +153,7 @@ def lmpar(system, delta, lam, gnorm):
     gn = None
     if parl == 0.0:
         # The Gauss-Newton step, where J^T J can be factored
-        gn = system.solve(0.0)
+        gn = system.step_and_norms(0.0)
         if gn is not None:
             p, dxnorm, q2 = gn
             fp_gn = dxnorm - delta
@@ -186,7 +170,7 @@ def lmpar(system, delta, lam, gnorm):
     for _ in range(LMPAR_ITERATIONS):
         if lam == 0.0:
             lam = max(_DWARF, 0.001 * paru)
-        out = system.solve(lam)
+        out = system.step_and_norms(lam)
         if out is None:
             # not positive definite in floating point: more damping
             parl = max(parl, lam)
@@ -212,7 +196,7 @@ def lmpar(system, delta, lam, gnorm):
     p, dxnorm, lam_used = best
     if system.factor is None or lam_used != lam:
         # the factor the trial's acceleration uses must be the step's
-        out = system.solve(lam_used)
+        out = system.step_and_norms(lam_used)
         if out is None:
             return None, math.nan, lam_used
     return p, dxnorm, lam_used
@@ -298,4 +282,4 @@ def trust_region_step(problem, x, loss, JtJ, Jtr, tr, *, accelerate=None):
                 return Status.CONVERGED, None
         return Status.MU_MAX, None
     finally:
-        system.restore()
+        system.close()
