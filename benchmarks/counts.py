@@ -9,9 +9,14 @@ traces it. Per-iteration time is the median of the iterations' wall times
 
     python -m benchmarks.counts --problem seed-6d --seeds 0 1 2 --iterations 300 \\
         --variant default: --variant more:mu_update=more
+
+For fits of a few milliseconds (seed-2d), ``--repeat K`` runs every seed K
+times with the variants' order reversed on every other round, after one
+discarded warm-up fit, and ends with each variant's medians over all its runs.
 """
 
 import argparse
+import math
 import statistics
 import time
 
@@ -85,6 +90,30 @@ def run(problem, seeds, iterations, variants, budget):
     return rows
 
 
+def summary(rows, variants):
+    """Each variant's median time (ms) and iterations to each level, over its runs."""
+    for name, _ in variants:
+        mine = [r for r in rows if r["variant"] == name]
+        cells = []
+        for level in LEVELS:
+            times = [math.inf if r[f"t_{level:g}"] is None else r[f"t_{level:g}"] for r in mine]
+            its = [math.inf if r[f"it_{level:g}"] is None else r[f"it_{level:g}"] for r in mine]
+            cells.append(f"{level:g} at {1e3 * statistics.median(times):.1f} ms "
+                         f"({statistics.median(its):g} it)")
+        print(f"{name:<16} median of {len(mine)} runs: " + ", ".join(cells), flush=True)
+
+
+def repeated(problem, seeds, iterations, variants, budget, repeat):
+    """``run`` ``repeat`` times, the variants' order reversed every other round."""
+    run(problem, seeds[:1], iterations, variants[:1], min(budget, 1.0))  # warm-up
+    rows = []
+    for k in range(repeat):
+        rows += run(problem, seeds, iterations, variants if k % 2 == 0 else variants[::-1],
+                    budget)
+    summary(rows, variants)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problem", default="seed-6d")
@@ -94,14 +123,23 @@ def main(argv=None):
     ap.add_argument("--variant", action="append", required=True,
                     help="name:key=value,key=value (estimator parameters)")
     ap.add_argument("--blas-threads", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="rounds over the seeds, after a warm-up fit, with medians at the end")
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
+
+    def measure():
+        if args.repeat:
+            return repeated(args.problem, args.seeds, args.iterations, variants, args.budget,
+                            args.repeat)
+        return run(args.problem, args.seeds, args.iterations, variants, args.budget)
+
     if args.blas_threads:
         from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
         with threadpool_limits(args.blas_threads):
-            return run(args.problem, args.seeds, args.iterations, variants, args.budget)
-    return run(args.problem, args.seeds, args.iterations, variants, args.budget)
+            return measure()
+    return measure()
 
 
 if __name__ == "__main__":

@@ -219,7 +219,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         of the same ``J^T J`` (dense steps only; ``mu_init``, ``mu_increase``,
         ``mu_decrease``, ``mu_max`` and ``damping`` do not apply). The default
         was chosen by measurement (docs/benchmarks.md, "Which damping rule
-        should be the default" and "Small data, deeper: seed-6d").
+        should be the default" and "Small data, deeper and sooner").
     geodesic : bool, default=True
         Add geodesic acceleration (Transtrum & Sethna, 2012) to every LM
         trial step: a second-order correction along the curvature of the

@@ -348,7 +348,11 @@ def test_minibatch_of_zero_weight_rows_is_no_error(solver):
 @pytest.mark.parametrize("scale", [1e-21, 1e21])
 def test_uniform_weights_of_any_scale_fit_like_unit_weights(scale):
     X, y = smooth_data()
-    kw = dict(max_iter=60, tol=0.0, random_state=0)
+    # Without early stopping: weights of extreme mean count as relative weights
+    # of mean about one (a power of two), so the evidence counts other numbers
+    # of observations and the validation curves differ; when a plateau of one
+    # of them stops a fit is no part of what this test checks.
+    kw = dict(max_iter=60, tol=0.0, random_state=0, early_stopping=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         unit = LMRegressor(**kw).fit(X, y)
