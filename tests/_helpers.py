@@ -1,10 +1,22 @@
 """Shared by the derivative tests: a small MLP problem and central finite differences."""
 
 import numpy as np
+import pytest
 
+from sklm._activations import ACTIVATIONS
 from sklm._backend import NumpyBackend
 from sklm._mlp import MLP
 from sklm._problem import MLPProblem
+
+
+def every_problem_case(test):
+    """Parametrize ``test`` over every activation, 1 and 3 outputs, with and
+    without weights, and no penalty, one penalty or a penalty per weight: the
+    cases of :func:`make_problem` that the derivative tests cover."""
+    for name, values in (("alpha", [0.0, 0.37, "per-weight"]), ("weighted", [False, True]),
+                         ("n_outputs", [1, 3]), ("activation", sorted(ACTIVATIONS))):
+        test = pytest.mark.parametrize(name, values)(test)
+    return test
 
 
 def make_problem(rng, activation, n_outputs=1, weighted=False, alpha=0.0, chunk=7,

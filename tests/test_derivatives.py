@@ -7,15 +7,19 @@ from sklm._activations import ACTIVATIONS
 from sklm._backend import NumpyBackend
 from sklm._problem import MLPProblem
 
-from ._helpers import fd_jacobian, make_problem, penalty_diagonal, rel_err, residuals
+from ._helpers import (
+    every_problem_case,
+    fd_jacobian,
+    make_problem,
+    penalty_diagonal,
+    rel_err,
+    residuals,
+)
 
 ACTS = sorted(ACTIVATIONS)
 
 
-@pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("n_outputs", [1, 3])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, 0.37, "per-weight"])
+@every_problem_case
 def test_normal_equations_match_finite_differences(rng, activation, n_outputs, weighted, alpha):
     problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
     J = fd_jacobian(lambda t: residuals(problem, t), theta)
@@ -45,10 +49,7 @@ def test_model_jacobian_matches_finite_differences(rng, activation, n_outputs):
     assert rel_err(Jt.T, J_fd) < 1e-6
 
 
-@pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("n_outputs", [1, 3])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, 0.37, "per-weight"])
+@every_problem_case
 def test_gradient_matches_finite_differences(rng, activation, n_outputs, weighted, alpha):
     problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
     loss, g = problem.gradient(theta)

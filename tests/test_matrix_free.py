@@ -12,7 +12,7 @@ from sklm._problem import FunctionProblem, MLPProblem
 from sklm.solvers import LevenbergMarquardt, Status
 from sklm.solvers._damped import CG_CROSSOVER, CGSystem, DenseSystem, resolve_linear_solver
 
-from ._helpers import fd_jacobian, make_problem, rel_err, residuals
+from ._helpers import every_problem_case, fd_jacobian, make_problem, rel_err, residuals
 
 ACTS = sorted(ACTIVATIONS)
 
@@ -42,10 +42,7 @@ def test_jvp_and_vjp_match_finite_differences_and_the_dense_jacobian(
     assert rel_err(problem.vjp(theta, u), J.T @ u) < 1e-12
 
 
-@pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("n_outputs", [1, 3])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, 0.37, "per-weight"])
+@every_problem_case
 def test_operator_on_all_rows_is_the_normal_matrix(rng, activation, n_outputs, weighted, alpha):
     problem, theta = make_problem(rng, activation, n_outputs, weighted, alpha)
     J = fd_jacobian(lambda t: residuals(problem, t), theta)
