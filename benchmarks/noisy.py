@@ -325,9 +325,8 @@ def main(argv=None):
     parser.add_argument("what", choices=["cv", "surrogate", "calibration", "noise-free",
                                          "starts"])
     parser.add_argument("--starts", default="0.01,0.001",
-                        help="starts: comma-separated INITIAL_PENALTY values (P or P:RULE "
-                             "with mu_update=RULE), the first the "
-                             "reference")
+                        help="starts: comma-separated INITIAL_PENALTY values (P, or P:RULE "
+                             "with mu_update=RULE), the first the reference")
     parser.add_argument("--problems", default="seed-2d,seed-6d")
     parser.add_argument("--candidates", default=None,
                         help="';'-separated subset of: " + "; ".join(CANDIDATES))
