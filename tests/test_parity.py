@@ -6,6 +6,7 @@ clipping, attribute shapes) for every solver they apply to; and trainlm-like
 progress (the throttled verbose table, the slow-fit warning).
 """
 
+import copy
 import io
 import itertools
 import warnings
@@ -115,6 +116,26 @@ def test_partial_fit_equals_fit(data, solver):
     np.testing.assert_allclose(parts.loss_curve_, whole.loss_curve_, rtol=1e-7)
     np.testing.assert_allclose(parts.predict(X), whole.predict(X), rtol=1e-7, atol=1e-10)
     assert parts.t_ == whole.t_ == k * X.shape[0]
+
+
+@pytest.mark.parametrize("first,then", list(itertools.permutations(ALL, 2)))
+def test_partial_fit_after_a_change_of_solver_starts_the_new_ones_state_afresh(data, first,
+                                                                                then):
+    # the weights carry over; the first solver's damping or moments mean nothing
+    # to the second, which starts its own as with no state at all
+    X, y = data
+    m = model(first, alpha=0.0)
+    m.partial_fit(X, y)
+    m.partial_fit(X, y)
+    m.set_params(solver=then, **OPTIONS[then])
+    stateless = copy.deepcopy(m)
+    stateless._solver_carry = {}
+    m.partial_fit(X, y)
+    stateless.partial_fit(X, y)
+    assert m.n_iter_ == 1 and len(m.loss_curve_) == 3 and np.isfinite(m.loss_curve_).all()
+    assert m.loss_curve_ == stateless.loss_curve_
+    for a, b in zip(m.coefs_, stateless.coefs_):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_partial_fit_keeps_the_first_calls_normalisation(data):

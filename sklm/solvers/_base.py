@@ -424,14 +424,18 @@ class Solver(abc.ABC):
         """Minimise ``problem`` from ``x0``; return a :class:`SolverResult`.
 
         ``carry``: a previous run's ``SolverResult.carry``, to resume its
-        damping or moments instead of starting them afresh.
+        damping or moments instead of starting them afresh. A carry of another
+        method (an estimator whose ``solver`` changed between ``partial_fit``
+        calls) is no state of this one: the run starts afresh.
         """
         start = time.perf_counter()
         stream = self.stream or sys.stdout
         table = _Table(stream, self.loss_unit, self.verbose >= 2) if self.verbose else None
         history = {"loss": [], "mu": [], "grad": [], "time": []}
         state = self.init(problem, x0)
-        if carry:
+        # (a carry without the method's name predates it: an estimator pickled
+        # then resumed it with its own solver)
+        if carry and carry.get("method", type(self).__name__) == type(self).__name__:
             self.resume(problem, state, carry)
         initial_loss = state.loss
         # the slow-fit projection is made once, at the first iteration past
@@ -489,7 +493,8 @@ class Solver(abc.ABC):
             success=status in SUCCESS, initial_loss=initial_loss,
             loss_curve=history["loss"], mu_curve=history["mu"],
             grad_norm_curve=history["grad"], time_curve=history["time"],
-            best_iteration=x_iteration, carry=self.carry(problem, state),
+            best_iteration=x_iteration,
+            carry={"method": type(self).__name__, **self.carry(problem, state)},
         )
 
 
