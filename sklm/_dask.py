@@ -39,7 +39,6 @@ collection, so ``import sklm`` never imports Dask.
 import functools
 import math
 import threading
-import warnings
 
 import numpy as np
 
@@ -63,6 +62,7 @@ from ._mlp import MLP
 from ._multistart import initial_params
 from ._normalisation import Normalisation
 from ._problem import MLPProblem, Problem, weight_unit_of
+from ._warnings import warn
 from .solvers import SOLVERS
 
 __all__ = ["DaskProblem", "fit", "predict"]
@@ -736,9 +736,9 @@ def fit(est, X, y, sample_weight):
     est._matrix_free = False
     est._early_stopping = est.early_stopping is True
     if est.solver in ("sgd", "adam") and est.batch_size is not None:
-        warnings.warn(f"batch_size={est.batch_size!r}: on Dask input 'sgd' and 'adam' take "
-                      "full batches (one step per epoch over every block); set "
-                      "batch_size=None to say so.", UserWarning, stacklevel=3)
+        warn(f"batch_size={est.batch_size!r}: on Dask input 'sgd' and 'adam' take full "
+             "batches (one step per epoch over every block); set batch_size=None to say so.",
+             UserWarning)
     continuing = est.warm_start and hasattr(est, "coefs_")
     X, Y, w = _inputs(est, X, y, sample_weight, continuing)
     n_outputs = 1 if Y.ndim == 1 else Y.shape[1]

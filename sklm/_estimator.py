@@ -9,7 +9,6 @@ fitted attributes, warnings and errors.
 import dataclasses
 import math
 import time
-import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -23,6 +22,7 @@ from . import __version__ as _version
 from . import _sampling as sampling
 from ._backend import get_backend, is_cupy_array, to_host
 from ._bayes import (
+    PRUNED_EFFECTIVE_PARAMS,
     BayesianPrecisions,
     UncertaintyWarning,
     posterior,
@@ -32,9 +32,10 @@ from ._bayes import (
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._multistart import fit_starts, initial_params, is_dask_collection
-from ._problem import MLPProblem
+from ._problem import MLPProblem, weight_unit_of
 from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._training_data import prepare_training_data
+from ._warnings import warn
 from .solvers import MESSAGES, SOLVERS, Status, option_constraints
 from .solvers._damped import resolve_linear_solver
 
@@ -143,14 +144,16 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         the noise precision ``beta_`` are re-estimated after every accepted
         step from ``J^T J``. It penalises as much as the data's noise calls
         for: much on noisy data, next to nothing on noise-free data. 'auto':
-        'bayes' for 'lm' and 'gauss-newton' on fewer than 50,000 training
-        rows, 0 otherwise (on more, the ``growing_sample`` warm-up takes
-        over, the evidence's ``O(n_params^3)`` update after every step would
-        cost more than a step, and rows outnumber parameters so much that
-        little noise is fitted). Why it is the default: on noisy real data
-        the unpenalised fit overfits (scikit-learn's diabetes data, 5-fold
-        CV: test R^2 0.02, against 0.49 for RidgeCV), while on the noise-free benchmark problems the
-        evidence lowers the penalty with the error and the fits reach the
+        'bayes' for 'lm' and 'gauss-newton' on 15 to 49,999 training rows, 0
+        otherwise (on more, the ``growing_sample`` warm-up takes over, the
+        evidence's ``O(n_params^3)`` update after every step would cost more
+        than a step, and rows outnumber parameters so much that little noise
+        is fitted; on fewer, the evidence cannot tell the signal from the
+        noise and settles on a constant or a nearly linear model). Why it is
+        the default: on noisy real data the unpenalised fit overfits
+        (scikit-learn's diabetes data, 5-fold CV: test R^2 0.02, against 0.49
+        for RidgeCV), while on the noise-free benchmark problems the evidence
+        lowers the penalty with the error and the fits reach the
         same depths (docs/benchmarks.md, "Noisy data and the defaults"). Set
         ``alpha=0.0, early_stopping=False`` for trainlm's (and sklm's
         earlier) unpenalised fit. See the user guide's "Bayesian
@@ -424,11 +427,16 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Always 'identity'.
     backend_ : str
         The backend that trained the model.
+    linear_solver_ : {'dense', 'cg'} or None
+        How 'lm' and 'gauss-newton' solved their damped steps: 'dense'
+        (Cholesky of ``J^T J``) or 'cg' (the matrix-free step), what
+        ``linear_solver`` resolved to. None for the other solvers.
     alpha_ : float or None
         ``alpha='bayes'``: the precision of the prior on the weights of the
         normalised problem (``1 / variance`` of a weight; twice Foresee &
-        Hagan's ``alpha``), re-estimated at the parameters returned. None
-        otherwise.
+        Hagan's ``alpha``), re-estimated at the parameters returned; NaN where
+        the prior has pruned every weight (the estimator then warns that the
+        network predicts a constant). None otherwise.
     beta_ : float or None
         The noise precision (``1 / sigma^2`` of an observation of unit sample
         weight, in ``y``'s units; twice Foresee & Hagan's ``beta``) at the
@@ -478,7 +486,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     One sample, more outputs than samples and more parameters than samples
     are all valid: the normal matrix ``J^T J`` is then singular and the
     damping keeps each step defined (Gauss-Newton falls back to the
-    minimum-norm solution); the network interpolates the data.
+    minimum-norm solution); without a penalty (``alpha='auto'`` below 15
+    rows) the network interpolates the data.
 
     **Interruption.** A ``KeyboardInterrupt`` (Ctrl-C) during training stops
     it, as MATLAB's "Stop Training" does: ``fit`` returns normally with the
@@ -703,9 +712,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                              "steps on a sampled J^T J are unstable (docs: Large networks).")
         self._matrix_free = (self.solver == "lm" and resolve_linear_solver(
             self.linear_solver, mlp.n_params) == "cg")
+        sum_w = float(np.sum(sample_weight))
         bayes, self._early_stopping = resolve_regularisation(
             self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),
-            matrix_free=self._matrix_free)
+            matrix_free=self._matrix_free,
+            n_observations=sum_w / weight_unit_of(sum_w / sample_weight.shape[0]))
         self._early_stopping = self._early_stopping and not incremental
         rng = check_random_state(self.random_state)
         # Drawn even when continuing, so that the draws after it (the
@@ -947,9 +958,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     def _check_batch_size(self, n_samples):
         size = self.batch_size
         if isinstance(size, Integral) and size > n_samples:
-            warnings.warn(
-                f"batch_size={size} is larger than the {n_samples} training samples; "
-                "it is clipped to a full batch.", UserWarning, stacklevel=6)
+            warn(f"batch_size={size} is larger than the {n_samples} training samples; "
+                 "it is clipped to a full batch.", UserWarning)
 
     # ----------------------------------------------------------- 3. finish
     def _finish(self, mlp, data, run, continuing):
@@ -1020,6 +1030,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self._set_uncertainty(run.posterior, data.norm, monitor, unit, continuing)
         if not (run.one_iteration and result.status == Status.MAX_ITER):
             self._warn(result, monitor)
+        self._warn_if_pruned()
 
     def _set_uncertainty(self, post, norm, monitor, loss_unit, continuing):
         """The precisions, effective parameters and posterior (damped solvers only)."""
@@ -1088,7 +1099,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             msg = (f"{result.message} {stopped} The undamped step cannot make progress "
                    f"from here. {scale}Use solver='lm': its damping shortens the step "
                    "where the Gauss-Newton model does not hold.")
-        elif monitor is not None and monitor.best_iteration == 0:
+        elif monitor is not None and monitor.best_iteration == 0 and status != Status.GOAL:
+            # (a start that meets the goal is no failure to improve on it)
             start = ("the warm start's parameters" if self.warm_start
                      else "the random initial parameters (the network is untrained)")
             msg = (f"Early stopping: no iteration improved the validation loss of the "
@@ -1096,7 +1108,22 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                    "n_iter_no_change or validation_fraction, or check that y depends on X.")
         else:
             return
-        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+        warn(msg, ConvergenceWarning)
+
+    def _warn_if_pruned(self):
+        """Warn when Bayesian regularisation has pruned every parameter."""
+        if hasattr(self, "_start") or self.alpha_curve_ is None:
+            return  # one of n_init starts (the kept one warns), or no evidence
+        gamma = self.effective_params_
+        if gamma is None or not gamma < PRUNED_EFFECTIVE_PARAMS:
+            return
+        warn(
+            f"Bayesian regularisation pruned every parameter (effective_params_ = "
+            f"{gamma:.3g}): the network predicts a constant. With this few rows for "
+            f"its {sum(W.size + b.size for W, b in zip(self.coefs_, self.intercepts_))} "
+            "parameters the evidence takes the data for noise. Use a number for alpha "
+            "(0.0: no penalty), more data or a smaller network.",
+            ConvergenceWarning)
 
     # -------------------------------------------------------------- predict
     def predict(self, X, return_std=False):
@@ -1170,9 +1197,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                         "(a lower bound where the data leave parameters undetermined)",
                         "non-finite": "the standard deviations are the noise's alone",
                         "no-noise-estimate": "the standard deviations are NaN"}[post.status]
-            warnings.warn(f"predict(return_std=True): {post.detail}; {fallback}. Use a "
-                          "penalty (alpha > 0 or alpha='bayes'), more data or a smaller "
-                          "network.", UncertaintyWarning, stacklevel=3)
+            warn(f"predict(return_std=True): {post.detail}; {fallback}. Use a penalty "
+                 "(alpha > 0 or alpha='bayes'), more data or a smaller network.",
+                 UncertaintyWarning)
         return predictive_std(post, X, backend)
 
     def _validate_device_input(self, X, backend):

@@ -9,6 +9,7 @@ are checked against the dense delta method, for calibration, and for their
 fallbacks.
 """
 
+import math
 import pickle
 import warnings
 
@@ -390,6 +391,12 @@ def test_auto_defaults_resolve_by_solver_and_rows():
     assert resolve_regularisation(0.0, "auto", "lm", 1000) == (False, False)
     assert resolve_regularisation("auto", False, "lm", 1000) == (True, False)
     assert resolve_regularisation(0.1, True, "newton", 10) == (False, True)
+    # too few rows for the evidence to tell signal from noise: no penalty
+    assert resolve_regularisation("auto", "auto", "lm", 15) == (True, False)
+    assert resolve_regularisation("auto", "auto", "lm", 14) == (False, False)
+    assert resolve_regularisation("bayes", "auto", "lm", 14) == (True, False)
+    # what the evidence counts: 10 rows weighted as 20 observations
+    assert resolve_regularisation("auto", "auto", "lm", 10, n_observations=20) == (True, False)
     # a fit by default on noisy data of 200 rows: Bayesian, with a validation split
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(200, 2))
@@ -400,6 +407,33 @@ def test_auto_defaults_resolve_by_solver_and_rows():
     w = np.r_[np.ones(90), np.zeros(110)]
     model = quiet(LMRegressor((10,), max_iter=5, random_state=0), X, y, sample_weight=w)
     assert model.validation_loss_curve_ is None
+
+
+def tiny_smooth_data(n):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(n, 2))
+    return X, X[:, 0] * X[:, 1] + np.sin(X[:, 0])
+
+
+def test_auto_on_a_handful_of_rows_interpolates_them():
+    # Bayesian regularisation took these 2 rows for noise and predicted their
+    # mean; with 'auto' below 15 rows the network interpolates them
+    X, y = tiny_smooth_data(2)
+    model = quiet(LMRegressor((4,), random_state=0), X, y)
+    assert model.alpha_ is None and model.alpha_curve_ is None
+    np.testing.assert_allclose(model.predict(X), y, atol=1e-6)
+
+
+def test_a_bayesian_fit_that_prunes_every_parameter_says_so():
+    X, y = tiny_smooth_data(2)
+    with pytest.warns(ConvergenceWarning, match="pruned every parameter") as record:
+        model = LMRegressor((4,), alpha="bayes", random_state=0).fit(X, y)
+    # attributed to this line, not to sklm's or scikit-learn's
+    assert {w.filename for w in record} == {__file__}
+    assert model.effective_params_ < 1.0 and model.effective_params_ >= 0.0
+    # the prior's precision is undefined there (it was reported as -2e62)
+    assert math.isnan(model.alpha_)
+    assert np.ptp(model.predict(X)) < 1e-6 * np.ptp(y)
 
 
 def test_return_std_of_a_network_too_large_for_its_posterior_is_a_clear_error():

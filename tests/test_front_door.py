@@ -343,3 +343,24 @@ def _owner(name, solver):
     if name in SOLVERS[solver].parameter_constraints():
         return solver
     return next(s for s, cls in SOLVERS.items() if name in cls.parameter_constraints())
+
+
+def test_a_start_that_meets_the_goal_is_no_untrained_network():
+    # with early stopping (the default on 200 rows) a goal met before the first
+    # iteration was warned about as "no iteration improved ... untrained"
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(200, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LMRegressor((4,), goal=1e6, random_state=0).fit(X, rosenbrock2d(X))
+    assert model.n_iter_ == 0 and "goal" in model.stop_reason_
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(n_init=2), dict(solver="adam", batch_size=500)])
+def test_warnings_name_the_line_of_the_users_code(kw):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(120, 2))
+    with pytest.warns(UserWarning) as record:
+        LMRegressor((4,), max_iter=2, random_state=0, **kw).fit(X, rosenbrock2d(X))
+    assert len(record) >= 1
+    assert {w.filename for w in record} == {__file__}

@@ -18,13 +18,13 @@ import enum
 import math
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
 
 from .._sklearn_compat import Interval, Options
+from .._warnings import warn
 
 __all__ = ["Status", "SolverResult", "IterationInfo", "Solver", "MESSAGES", "SUCCESS",
            "SlowFitWarning"]
@@ -396,11 +396,11 @@ class Solver(abc.ABC):
         if self.max_time is not None:
             projected = min(projected, self.max_time)
         if projected > self.slow_fit_warning:
-            warnings.warn(
+            warn(
                 f"This fit is on course to take up to {projected:.0f} s ({per_iteration:.3g} s "
                 f"an iteration, max_iter={self.max_iter}). Set max_time to bound it, train "
                 "a smaller network or on fewer rows, or set verbose=1 to follow it.",
-                SlowFitWarning, stacklevel=5)
+                SlowFitWarning)
 
     def _criterion_met(self, info, stop_requested, best_loss, initial_loss):
         """The status of a stopping criterion ``info`` meets (None: go on), tol aside."""
