@@ -229,10 +229,10 @@ def evidence_update(p_tr, rank, E_D, E_W, n_errors, n_weights):
     """
     gamma_w = n_weights - p_tr
     gamma = rank - p_tr
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        alpha = gamma_w / E_W if E_W > 0 else math.inf
-        beta = (n_errors - gamma) / E_D if E_D > 0 else math.inf
-        new = alpha / beta
+    # (Python floats: a division by zero raises, whatever np.errstate says)
+    alpha = gamma_w / E_W if E_W > 0 else math.inf
+    beta = (n_errors - gamma) / E_D if E_D > 0 else math.inf
+    new = alpha / beta if beta != 0 and math.isfinite(beta) else math.nan
     if not (E_D > 0 and E_W > 0 and gamma_w > 0 and n_errors - gamma > 0
             and math.isfinite(new) and new > 0):
         new = None
@@ -288,7 +288,11 @@ class BayesianPrecisions:
         """
         last = len(self.penalty_curve) if best is None else best
         penalty = self.penalty_at(last, self.initial)
-        problem._set_penalty(np.full(problem.n_weights, penalty))
+        current = problem.penalty
+        # (the same penalty set again would void the solver's last J^T J, which
+        # the posterior reuses at the final point)
+        if current is None or not bool((current == penalty).all()):
+            problem._set_penalty(np.full(problem.n_weights, penalty))
 
         def previous(name):
             return list(getattr(estimator, name, None) or []) if continuing else []

@@ -243,7 +243,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         n_params)``, and an iteration costs about two passes over the data
         plus a hundred over the sample. No geodesic acceleration and no
         Bayesian regularisation there. 'auto': 'cg' above 2,500 parameters,
-        where the measured crossover lies (user guide, "Large networks").
+        where the measured crossover lies (user guide, "Large networks"),
+        except with ``mu_update='more'``, which needs 'dense'.
     init : {'glorot', 'nguyen-widrow'}, default='glorot'
         Initial weights: Glorot/Xavier uniform (the tutorial's) or MATLAB's
         Nguyen-Widrow (which assumes inputs scaled to about [-1, 1]).
@@ -711,7 +712,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("linear_solver='cg' needs solver='lm': undamped Gauss-Newton "
                              "steps on a sampled J^T J are unstable (docs: Large networks).")
         self._matrix_free = (self.solver == "lm" and resolve_linear_solver(
-            self.linear_solver, mlp.n_params) == "cg")
+            self.linear_solver, mlp.n_params, self.mu_update) == "cg")
+        if self._matrix_free and self.mu_update == "more":
+            raise ValueError("mu_update='more' (Moré's trust region) needs the dense step: "
+                             "its damping search factors J^T J. Use linear_solver='dense' "
+                             "or 'auto' with it, or mu_update='nielsen' with 'cg'.")
         sum_w = float(np.sum(sample_weight))
         bayes, self._early_stopping = resolve_regularisation(
             self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),

@@ -409,6 +409,22 @@ def test_auto_defaults_resolve_by_solver_and_rows():
     assert model.validation_loss_curve_ is None
 
 
+def test_evidence_update_with_as_many_effective_parameters_as_errors_keeps_the_penalty():
+    # beta = (n - gamma) / E_D = 0: undefined (Python floats raise on / 0)
+    assert evidence_update(1.0, 5, 0.3, 2.0, 4.0, 5)[3] is None
+
+
+def test_the_posterior_reuses_the_solvers_last_normal_matrix(monkeypatch):
+    calls = []
+    original = MLPProblem.normal_equations
+    monkeypatch.setattr(MLPProblem, "normal_equations",
+                        lambda self, x: calls.append(1) or original(self, x))
+    X, y = tiny_smooth_data(60)
+    quiet(LMRegressor((4,), alpha="bayes", early_stopping=False, max_iter=20, tol=0.0,
+                      random_state=0), X, y)
+    assert len(calls) == 21  # the start and one per iteration, none for the posterior
+
+
 def tiny_smooth_data(n):
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(n, 2))

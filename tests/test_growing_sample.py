@@ -104,6 +104,19 @@ def test_lm_rescales_mu_with_the_rows_it_resumes_on():
     state = solver.init(problem(40), first.x)
     solver.resume(problem(40), state, first.carry)
     assert state.mu == pytest.approx(first.carry["mu"] * 4.0)
+    # a run that ended past mu_max (MU_MAX) hands on nothing: the next starts
+    # afresh (it took ~20 wasted iterations on the full data after a float32
+    # sample stage that stopped so)
+    fresh = solver.init(problem(40), first.x)
+    state = solver.init(problem(40), first.x)
+    solver.resume(problem(40), state, {**first.carry, "mu": 2 * solver.mu_max})
+    assert state.mu == fresh.mu
+    # nor does another damping rule's (Moré's damping may be exactly 0, which
+    # Nielsen's factors would never raise)
+    more = LevenbergMarquardt(max_iter=3, mu_update="more").run(problem(10), x0)
+    state = solver.init(problem(40), first.x)
+    solver.resume(problem(40), state, more.carry)
+    assert state.mu == fresh.mu
 
 
 def test_sample_weights_are_respected(small_stages):

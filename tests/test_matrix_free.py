@@ -235,6 +235,8 @@ def test_resolve_linear_solver_picks_cg_above_the_crossover():
     assert resolve_linear_solver("auto", CG_CROSSOVER) == "dense"
     assert resolve_linear_solver("auto", CG_CROSSOVER + 1) == "cg"
     assert resolve_linear_solver("dense", 10**6) == "dense"
+    # Moré's trust region needs the normal matrix: 'auto' keeps it at any size
+    assert resolve_linear_solver("auto", CG_CROSSOVER + 1, "more") == "dense"
     assert resolve_linear_solver("cg", 3) == "cg"
 
 

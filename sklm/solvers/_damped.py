@@ -49,10 +49,14 @@ CG_MIN_ITER = 50
 CG_MAX_ITER = 200
 
 
-def resolve_linear_solver(linear_solver, n_params):
-    """'dense' or 'cg': what ``linear_solver`` means for ``n_params`` parameters."""
+def resolve_linear_solver(linear_solver, n_params, mu_update=None):
+    """'dense' or 'cg': what ``linear_solver`` means for ``n_params`` parameters.
+
+    'auto' is 'dense' for ``mu_update='more'`` at any size: Moré's damping
+    search factors the normal matrix, and the user asked for it.
+    """
     if linear_solver == "auto":
-        return "cg" if n_params > CG_CROSSOVER else "dense"
+        return "cg" if n_params > CG_CROSSOVER and mu_update != "more" else "dense"
     return linear_solver
 
 
@@ -131,6 +135,8 @@ class DenseSystem:
         self.A = A
         self.neg_b = neg_b
         self.D = D
+        if not A.flags.c_contiguous:  # reshape would copy: the damping would miss A
+            raise ValueError("DenseSystem damps A in place and needs a C-contiguous matrix.")
         self._diag = A.reshape(-1)[:: A.shape[0] + 1]  # a view: damp in place
         self._base = self._diag.copy()
         self.factor = None
@@ -168,8 +174,8 @@ class CGSystem:
     product : callable
         ``v -> A v``.
     diagonal : array
-        ``diag(A)`` (of the whole data's ``A``): the Jacobi preconditioner is
-        ``diag(A) + mu D``.
+        ``diag(A)`` of the operator's ``A`` (the curvature sample's, scaled to
+        the whole data): the Jacobi preconditioner is ``diag(A) + mu D``.
     start : array or None
         A guess of the solution (the last step): CG starts from it when its
         model value beats zero's (Martens' warm start).

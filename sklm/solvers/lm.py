@@ -65,9 +65,12 @@ and one vector-Jacobian product (``problem.residual``, ``jvp``, ``vjp``) and a
 second solve with the same Cholesky factor; never a new Jacobian.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from numbers import Real
+
+import numpy as np
 
 from .._sklearn_compat import Interval, StrOptions
 from ._base import IterationInfo, Solver, Status, all_finite, norm
@@ -195,7 +198,8 @@ class LevenbergMarquardt(Solver):
 
     def init(self, problem, x0):
         self._matrix_free = None
-        if resolve_linear_solver(self.linear_solver, problem.n_params) == "cg":
+        if resolve_linear_solver(self.linear_solver, problem.n_params,
+                                 self.mu_update) == "cg":
             if self.mu_update == "more":
                 raise ValueError("mu_update='more' (Moré's trust region) needs the dense "
                                  "step: its damping search factors J^T J. Use 'nielsen' "
@@ -224,20 +228,37 @@ class LevenbergMarquardt(Solver):
         return _LMState(x=x0, loss=loss, JtJ=JtJ, Jtr=Jtr, mu=mu, tr=tr)
 
     def carry(self, problem, state):
-        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale, "tr": state.tr,
-                "last_step": state.last_step}
+        # host values (a fit on the GPU pickles and continues anywhere)
+        to_host = problem.backend.to_numpy
+        tr = state.tr
+        if tr is not None and tr.D2 is not None:
+            tr = dataclasses.replace(tr, D2=np.array(to_host(tr.D2)))
+        return {"mu": state.mu, "nu": state.nu, "scale": problem.scale, "tr": tr,
+                "mu_update": self.mu_update,
+                "last_step": (None if state.last_step is None
+                              else np.array(to_host(state.last_step)))}
 
     def resume(self, problem, state, carry):
+        if carry.get("mu_update", self.mu_update) != self.mu_update:
+            return  # another rule's damping means nothing to this one
+        ratio = problem.scale / carry["scale"]
         # J^T J is a sum over rows: on more (or fewer) rows, the same relative
-        # damping is mu times the ratio of the sums of weights
-        state.mu = carry["mu"] * (problem.scale / carry["scale"])
-        state.nu = carry["nu"]
+        # damping is mu times the ratio of the sums of weights. A run that
+        # ended with mu past mu_max (MU_MAX: a float32 sample stage at its
+        # precision) hands on nothing worth resuming: this run starts afresh.
+        if carry["mu"] <= self.mu_max:
+            state.mu = carry["mu"] * ratio
+            state.nu = carry["nu"]
         # the matrix-free step's CG starts from the last step (when it helps):
         # on the first full-data iteration after a sample, a start from zero
         # cost 200 products where later iterations needed a few dozen
-        state.last_step = carry.get("last_step")
+        if carry.get("last_step") is not None:
+            state.last_step = problem.backend.asarray(carry["last_step"])
         if state.tr is not None and carry.get("tr") is not None:
-            state.tr = carry["tr"].rescaled(problem.scale / carry["scale"])
+            tr = carry["tr"].rescaled(ratio)
+            if tr.D2 is not None:
+                tr.D2 = problem.backend.asarray(tr.D2)
+            state.tr = tr
 
     def step(self, problem, state, iteration):
         if self._matrix_free is not None:
@@ -349,8 +370,9 @@ class LevenbergMarquardt(Solver):
         a = system.solve_again(-problem.vjp(x, r_vv))
         if a is None:
             return None
-        ratio = 2.0 * math.sqrt(float(xp.vdot(a, D * a)) / float(xp.vdot(v, D * v)))
-        if not ratio <= self.geodesic_alpha:
+        # 2 ||a||_D / ||v||_D <= alpha, without dividing by a norm that may underflow
+        if not 2.0 * math.sqrt(float(xp.vdot(a, D * a))) <= (
+                self.geodesic_alpha * math.sqrt(float(xp.vdot(v, D * v)))):
             return None
         return a
 
