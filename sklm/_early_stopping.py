@@ -46,6 +46,8 @@ class ValidationMonitor:
         # weighted total sum of squares per output, for R^2
         tss = (self.w_val * (Y_val - mean) ** 2).sum(axis=0)
         self._init_state(tss, sum_w * Y_val.shape[1], tol, n_iter_no_change, xp, loss_unit)
+        # R^2 is undefined on fewer than two rows (scikit-learn's r2_score: NaN)
+        self.r2_defined = int(xp.count_nonzero(w_val)) >= 2
 
     def _init_state(self, tss, norm, tol, n_iter_no_change, xp, loss_unit):
         """The statistics of the validation set and the empty history.
@@ -55,6 +57,7 @@ class ValidationMonitor:
         """
         self._tss = tss
         self._norm = norm
+        self.r2_defined = True
         self.xp = xp
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -97,6 +100,8 @@ class ValidationMonitor:
         """``(MSE, mean R^2)`` from the weighted sum of squares, total and per output."""
         xp = self.xp
         mse = sse / self._norm * self.loss_unit
+        if not self.r2_defined:
+            return mse, math.nan
         tss = self._tss
         # R^2 per output as scikit-learn's r2_score: 1 for a perfect fit of a
         # constant target, 0 for an imperfect one.

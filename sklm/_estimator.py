@@ -230,8 +230,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         trial, never a new Jacobian ('lm' only). Where the correction is not
         trustworthy the trial uses the plain step (dense steps only).
     linear_solver : {'auto', 'dense', 'cg'}, default='auto'
-        How 'lm' solves its damped step ('gauss-newton' is always dense: its
-        undamped steps on a sampled ``J^T J`` were measured unstable). 'dense': form
+        How 'lm' solves its damped step ('gauss-newton' and 'newton' are
+        always dense, and refuse 'cg': Gauss-Newton's undamped steps on a
+        sampled ``J^T J`` were measured unstable, and Newton forms the exact
+        Hessian; 'sgd' and 'adam' solve no system). 'dense': form
         ``J^T J`` (streamed over row chunks) and factor it by Cholesky:
         ``n_params^2`` memory and ``n_samples * n_params^2`` flops an
         iteration, the fastest route for up to a few thousand parameters.
@@ -386,7 +388,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     validation_loss_curve_ : list of float or None
         Validation mean squared error after each iteration (``early_stopping``).
     validation_scores_ : list of float or None
-        Validation R^2 after each iteration (``early_stopping``).
+        Validation R^2 after each iteration (``early_stopping``); NaN where
+        the validation split has a single row, as scikit-learn's
+        ``r2_score``.
     best_validation_score_ : float or None
         Validation R^2 of the parameters returned (``early_stopping``): the
         best iteration's, or the starting point's when no iteration beat it
@@ -711,6 +715,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if self.solver == "gauss-newton" and self.linear_solver == "cg":
             raise ValueError("linear_solver='cg' needs solver='lm': undamped Gauss-Newton "
                              "steps on a sampled J^T J are unstable (docs: Large networks).")
+        if self.solver == "newton" and self.linear_solver == "cg":
+            raise ValueError("linear_solver='cg' needs solver='lm': solver='newton' forms "
+                             "the exact n_params x n_params Hessian (docs: Large networks).")
         self._matrix_free = (self.solver == "lm" and resolve_linear_solver(
             self.linear_solver, mlp.n_params, self.mu_update) == "cg")
         if self._matrix_free and self.mu_update == "more":

@@ -364,3 +364,18 @@ def test_warnings_name_the_line_of_the_users_code(kw):
         LMRegressor((4,), max_iter=2, random_state=0, **kw).fit(X, rosenbrock2d(X))
     assert len(record) >= 1
     assert {w.filename for w in record} == {__file__}
+
+
+def test_a_one_row_validation_split_has_no_r2():
+    # R^2 is undefined on one row: NaN as scikit-learn's r2_score, not 0.0
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(100, 2))
+    model = LMRegressor((4,), early_stopping=True, validation_fraction=0.01, max_iter=5,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, rosenbrock2d(X))
+    assert len(model.validation_scores_) == model.n_iter_
+    assert all(math.isnan(s) for s in model.validation_scores_)
+    assert math.isnan(model.best_validation_score_)
+    assert all(math.isfinite(v) for v in model.validation_loss_curve_)

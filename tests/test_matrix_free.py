@@ -277,6 +277,8 @@ def test_bayes_and_gauss_newton_need_the_dense_step(rng):
         LMRegressor((5,), alpha="bayes", linear_solver="cg").fit(X, y)
     with pytest.raises(ValueError, match="linear_solver='cg' needs solver='lm'"):
         LMRegressor((5,), solver="gauss-newton", linear_solver="cg").fit(X, y)
+    with pytest.raises(ValueError, match="linear_solver='cg' needs solver='lm'.*Hessian"):
+        LMRegressor((5,), solver="newton", linear_solver="cg").fit(X, y)
     assert LMRegressor((5,), solver="gauss-newton", max_iter=2).fit(X, y).linear_solver_ == (
         "dense")
 
