@@ -853,13 +853,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                 options["max_time"] = sampling.remaining_time(self.max_time, start)
                 if monitor is not None:
                     monitor.iteration_offset = used
-            full = SOLVERS[self.solver](**options).run(problem, x0, carry=carry)
+            solver = SOLVERS[self.solver](**options)
+            # (one iteration of partial_fit would close with "max_iter=1 was
+            # reached"; after the samples the line comes below, in the fit's terms)
+            solver.verbose_stop_line = not (one_iteration or stage_results)
+            full = solver.run(problem, x0, carry=carry)
         if stage_results:
             result = sampling.chain(stage_results + [full])
             # quoted with the user's max_iter and max_time, not what the last
             # run had left of them
             result.message = SOLVERS[self.solver](
                 **self._solver_options(monitor, rng, data)).message(result.status)
+            if self.verbose:
+                print(f"Stopped after {result.n_iter} iterations ({used} on samples) in "
+                      f"{time.perf_counter() - start:.2f} s, training loss "
+                      f"{result.loss * data.loss_unit:.6g}: {result.message}")
         else:
             result = full
         rows_curve = [len(r) for r, s in zip(stages, stage_results) for _ in range(s.n_iter)]
@@ -935,8 +943,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             results.append(result)
             x, carry = result.x, result.carry
             if self.verbose:
+                why = ("the stage's budget" if result.status == Status.MAX_ITER
+                       else result.message)
                 print(f"Sample of {len(rows)} rows: {result.n_iter} iterations, loss "
-                      f"{result.loss * options['loss_unit']:.6g} ({result.message})")
+                      f"{result.loss * options['loss_unit']:.6g} ({why})")
             if sampling.ends_the_fit(result):
                 return results, x, carry, True
         return results, x, carry, False

@@ -189,3 +189,27 @@ def test_only_fresh_lm_fits_use_it(small_stages):
         warm.fit(X, y)
     assert set(adam.sample_rows_curve_) == {4000}
     assert set(warm.sample_rows_curve_[-warm.n_iter_:]) == {4000}
+
+
+def test_verbose_speaks_of_the_whole_fit_not_of_its_runs(small_stages, capsys):
+    # the stages end on their own budget, and the closing line counts every
+    # iteration against the user's max_iter (it said max_iter=<what was left>)
+    X, y = smooth(4000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LMRegressor((8,), **LARGE, max_iter=14, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    stages = [line for line in out if line.startswith("Sample of")]
+    assert stages and all("budget" in line or "mu_max" in line for line in stages)
+    closing = [line for line in out if line.startswith("Stopped after")]
+    assert len(closing) == 1 and model.n_iter_ == 14
+    assert closing[0].startswith("Stopped after 14 iterations") and "max_iter=14" in closing[0]
+
+
+def test_partial_fit_with_verbose_does_not_quote_its_one_iteration_as_max_iter(capsys):
+    X, y = smooth(200)
+    model = LMRegressor((4,), **LARGE, verbose=1, random_state=0)
+    model.partial_fit(X, y)
+    model.partial_fit(X, y)
+    out = capsys.readouterr().out
+    assert "max_iter=1" not in out and out.count("Iter ") == 2

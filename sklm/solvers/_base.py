@@ -298,6 +298,10 @@ class Solver(abc.ABC):
     name = "base"
     #: Names of the method's own parameters, as LMRegressor spells them.
     options = ()
+    #: Whether ``verbose`` closes with the run's own "Stopped after" line; an
+    #: estimator that chains runs, or runs one iteration per call, says it
+    #: itself in the user's terms.
+    verbose_stop_line = True
     #: Constraints of this class's own ``__init__`` parameters, in
     #: scikit-learn's form; :meth:`parameter_constraints` merges the bases'.
     _parameter_constraints = {
@@ -486,8 +490,10 @@ class Solver(abc.ABC):
             x, loss, x_iteration = best_x, best_loss, best_iteration
         if table is not None:
             table.close()
-            print(f"Stopped after {iteration} iterations in {time.perf_counter() - start:.2f} s, "
-                  f"training loss {loss * self.loss_unit:.6g}: {message}", file=stream)
+            if self.verbose_stop_line:
+                print(f"Stopped after {iteration} iterations in "
+                      f"{time.perf_counter() - start:.2f} s, training loss "
+                      f"{loss * self.loss_unit:.6g}: {message}", file=stream)
         return SolverResult(
             x=x, loss=loss, n_iter=iteration, status=status, message=message,
             success=status in SUCCESS, initial_loss=initial_loss,
