@@ -85,9 +85,15 @@ def _as_dask_array(v, name, row_chunks=None):
         v = np.asarray(v)
         if row_chunks is None:
             raise TypeError(f"{name} must be a Dask array or DataFrame.")
+        if v.ndim in (1, 2) and v.shape[0] != sum(row_chunks):
+            raise ValueError(f"{name} has {v.shape[0]} rows but X has {sum(row_chunks)}: "
+                             "inconsistent numbers of samples.")
         v = da.from_array(v, chunks=(row_chunks,) + tuple((s,) for s in v.shape[1:]))
     if v.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D or 2-D; got {v.ndim} dimensions.")
+    if any(math.isnan(c) for c in v.chunks[0]):
+        raise ValueError(f"{name} has blocks of unknown length (after boolean indexing, "
+                         f"say): call {name}.compute_chunk_sizes() first.")
     if row_chunks is not None:
         if v.shape[0] != sum(row_chunks):
             raise ValueError(
@@ -821,8 +827,17 @@ def _predict_block(X, params, activation, n_outputs):
     return Y.ravel() if n_outputs == 1 else Y
 
 
-def predict(est, X):
-    """``est.predict(X)`` for a Dask array or DataFrame: a Dask array, block by block."""
+def _std_block(X, est):
+    return est.predict(np.asarray(X, dtype=np.float64), return_std=True)[1]
+
+
+def predict(est, X, return_std=False):
+    """``est.predict(X)`` for a Dask array or DataFrame: a Dask array, block by block.
+
+    With ``return_std``, also the standard deviations, as a second Dask array
+    (each block is predicted twice: the estimator's posterior travels with the
+    second task).
+    """
     X, _ = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError("X must be 2-D (n_samples, n_features).")
@@ -834,5 +849,12 @@ def predict(est, X):
     fn = functools.partial(_predict_block, params=params, activation=est.activation,
                            n_outputs=est.n_outputs_)
     if est.n_outputs_ == 1:
-        return X.map_blocks(fn, dtype=np.float64, drop_axis=1)
-    return X.map_blocks(fn, dtype=np.float64, chunks=(X.chunks[0], (est.n_outputs_,)))
+        blocks = dict(dtype=np.float64, drop_axis=1)
+    else:
+        blocks = dict(dtype=np.float64, chunks=(X.chunks[0], (est.n_outputs_,)))
+    Y = X.map_blocks(fn, **blocks)
+    if not return_std:
+        return Y
+    # what cannot be computed (no posterior) is said now, not at compute time
+    est._predictive_std(np.zeros((1, X.shape[1])), get_backend("numpy"))
+    return Y, X.map_blocks(functools.partial(_std_block, est=est), **blocks)

@@ -158,6 +158,28 @@ def _parse_max_iter(values, solvers):
     return out
 
 
+def _integer_at_least(low):
+    """An argparse type: an integer of at least ``low`` (argparse names the option)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def _layer_sizes(text):
+    """An argparse type: comma-separated positive layer sizes."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas (e.g. 12,10,8), got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def build_parser(parser=None):
     parser = parser or argparse.ArgumentParser(prog="python -m sklm demo")
     parser.description = (
@@ -166,10 +188,10 @@ def build_parser(parser=None):
         "train/validation mean squared errors, and (with matplotlib) save a PNG of the "
         "training curves. Takes a few seconds on a laptop CPU."
     )
-    parser.add_argument("-n", "--n-samples", type=int, default=500,
+    parser.add_argument("-n", "--n-samples", type=_integer_at_least(2), default=500,
                         help="training points; as many again are drawn for validation "
                         "(default: 500, the tutorial's)")
-    parser.add_argument("--hidden", default="10",
+    parser.add_argument("--hidden", type=_layer_sizes, default=(10,),
                         help="hidden layer sizes, comma separated, e.g. 12,10,8 "
                         "(default: 10)")
     parser.add_argument("--solvers", default=",".join(DEFAULT_SOLVERS),
@@ -183,7 +205,7 @@ def build_parser(parser=None):
     parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "cupy"],
                         help="'auto' (the default) uses CuPy when it imports and sees a "
                         "GPU, NumPy otherwise")
-    parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
+    parser.add_argument("--blas-threads", type=_integer_at_least(0), default=1, metavar="N",
                         help="BLAS threads for the CPU fits; 0 leaves the libraries' "
                         "default. (default: 1: the problem is tiny, and idle BLAS "
                         "threads spinning on a busy machine slow it down 10x)")
@@ -191,7 +213,7 @@ def build_parser(parser=None):
                         help="where to write the figure, which needs matplotlib "
                         "(default: sklm-demo.png)")
     parser.add_argument("--no-plot", action="store_true", help="do not write the figure")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=_integer_at_least(0), default=0,
                         help="seed of the data and of the initial weights (default: 0)")
     return parser
 
@@ -205,16 +227,18 @@ def main(args):
               f"{', '.join(SOLVERS)}.", file=sys.stderr)
         return 2
     try:
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
         max_iter = _parse_max_iter(args.max_iter, solvers)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.n_samples < 2:
-        print("error: --n-samples must be at least 2.", file=sys.stderr)
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not args.no_plot and not os.path.isdir(folder):
+        # said before the fits, not after them
+        print(f"error: cannot write the figure to {args.output}: no folder {folder}.",
+              file=sys.stderr)
         return 2
     try:
-        rows, validation = run(args.n_samples, solvers, hidden, max_iter, args.backend,
+        rows, validation = run(args.n_samples, solvers, args.hidden, max_iter, args.backend,
                                args.seed, blas_threads=args.blas_threads or None)
     except (ImportError, ValueError) as exc:  # e.g. --backend cupy without a GPU
         print(f"error: {exc}", file=sys.stderr)

@@ -464,7 +464,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         With ``n_init > 1``: each start's validation loss (``early_stopping``)
         or training loss, in start order.
     best_init_ : int
-        With ``n_init > 1``: the start kept.
+        With ``n_init > 1``: the start kept. Both describe the starts the
+        weights came from, and stay through ``warm_start`` refits (which run
+        one start, from the kept weights).
     dask_stats_ : dict
         After a fit on Dask collections: blocks, tasks run, and bytes sent
         to and received from the workers by the fit's evaluations.
@@ -1182,7 +1184,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if is_dask_collection(X):
             from . import _dask  # noqa: PLC0415 - Dask only for Dask input
 
-            return _dask.predict(self, X)
+            return _dask.predict(self, X, return_std)
         if is_cupy_array(X):
             backend = get_backend("cupy")
             X = self._validate_device_input(X, backend)
@@ -1210,9 +1212,12 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             )
         if post is None:
             raise ValueError(
-                f"return_std=True needs a model fitted by solver 'lm', 'gauss-newton' or "
-                f"'newton' with this version of sklm; this one was fitted by "
-                f"{self.solver!r}. Refit it with one of them."
+                "return_std=True needs the Gauss-Newton posterior of a fit by solver "
+                "'lm', 'gauss-newton' or 'newton' on in-memory data; "
+                + (f"this model was fitted by {self.solver!r}. Refit it with one of them."
+                   if self.solver in ("sgd", "adam") else
+                   "this one has none: it was fitted on Dask collections, or by an older "
+                   "version of sklm. Refit it in memory.")
             )
         if post.status != "cholesky":
             fallback = {"pseudo-inverse": "the standard deviations use the pseudo-inverse "

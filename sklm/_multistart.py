@@ -111,4 +111,5 @@ def fit_starts(est, X, y, sample_weight):
     est._warn(SimpleNamespace(status=kept._status, n_iter=kept.n_iter_,
                               message=kept.stop_reason_,
                               best_iteration=kept.best_iteration_), None)
+    est._warn_if_pruned()
     return est

@@ -606,6 +606,9 @@ class FunctionProblem(Problem):
     """
 
     def __init__(self, fun, x0, jac=None, hess=None, backend=None):
+        for name, f in (("fun", fun), ("jac", jac), ("hess", hess)):
+            if not (callable(f) or (f is None and name != "fun")):
+                raise TypeError(f"{name} must be callable; got {type(f).__name__}.")
         self.backend = backend
         self.xp = backend.xp
         self.fun = fun
@@ -634,8 +637,12 @@ class FunctionProblem(Problem):
         A copy: solvers update residual vectors in place, and must not write
         into an array the user's ``fun`` keeps.
         """
+        value = self.fun(x)  # (an error inside fun is the user's, and propagates as is)
+        if value is None:
+            raise ValueError("fun returned None: it must return the residuals, a 1-D array "
+                             "of real numbers.")
         try:
-            r = self.xp.array(self.xp.atleast_1d(self.fun(x)), dtype=np.float64)
+            r = self.xp.array(self.xp.atleast_1d(value), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"fun must return an array of real numbers; {exc}.") from exc
         if self.n_residuals is not None and r.shape != (self.n_residuals,):

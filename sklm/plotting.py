@@ -105,7 +105,8 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
     -------
     ax : matplotlib Axes
         The axes of the losses. The ``mu`` axis, when drawn, is its twin
-        (``ax.figure.axes``).
+        (``ax.figure.axes``), shared by the fits drawn on ``ax``; each fit's
+        ``mu`` is dotted in its loss's colour.
 
     Raises
     ------
@@ -152,13 +153,17 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
     handles, labels = ax.get_legend_handles_labels()
 
     mu_curve = _curve(est, "mu_curve_")
+    # one mu axis for every fit drawn on ax (a call with the same ax compares fits)
+    mu_ax = getattr(ax, "_sklm_mu_axis", None)
     if mu and mu_curve.size and np.any(np.isfinite(mu_curve) & (mu_curve > 0)):
-        mu_ax = ax.twinx()
-        (mu_line,) = mu_ax.plot(np.arange(1, mu_curve.size + 1), mu_curve, color="0.6",
-                                linewidth=0.8, label=f"{prefix}mu")
-        mu_ax.set_yscale("log")
-        mu_ax.set_ylabel("damping mu")
-        handles.append(mu_line)
-        labels.append(mu_line.get_label())
+        if mu_ax is None:
+            mu_ax = ax._sklm_mu_axis = ax.twinx()
+            mu_ax.set_yscale("log")
+            mu_ax.set_ylabel("damping mu")
+        mu_ax.plot(np.arange(1, mu_curve.size + 1), mu_curve, color=line.get_color(),
+                   linestyle=":", linewidth=0.9, label=f"{prefix}mu")
+    if mu_ax is not None:
+        mu_handles, mu_labels = mu_ax.get_legend_handles_labels()
+        handles, labels = handles + mu_handles, labels + mu_labels
     ax.legend(handles, labels, loc="best", fontsize="small")
     return ax

@@ -311,7 +311,7 @@ def test_bayes_needs_a_normal_equation_solver():
         LMRegressor(alpha="bayesian").fit(X, y)
     model = quiet(LMRegressor((3,), solver="adam", max_iter=5, random_state=0), X, y)
     assert model.beta_ is None and model.alpha_ is None and model.alpha_curve_ is None
-    with pytest.raises(ValueError, match="return_std=True needs a model fitted by"):
+    with pytest.raises(ValueError, match="needs the Gauss-Newton posterior.*fitted by .adam."):
         model.predict(X, return_std=True)
 
 

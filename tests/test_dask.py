@@ -185,6 +185,29 @@ def test_predict_returns_a_dask_array(client):
     assert single.predict(dask(X)[0]).compute().shape == (ROWS,)
 
 
+def test_predict_with_return_std_on_dask_input(client):
+    X, y, _ = data()
+    fitted = model(max_iter=5).fit(X, y)  # in memory: it has a posterior
+    mean, std = fitted.predict(dask(X)[0], return_std=True)
+    expected_mean, expected_std = fitted.predict(X, return_std=True)
+    np.testing.assert_allclose(mean.compute(), expected_mean, rtol=1e-12)
+    np.testing.assert_allclose(std.compute(), expected_std, rtol=1e-12)
+    # a Dask fit forms no posterior: said at once, not at compute time
+    on_dask = model(max_iter=3).fit(*dask(X, y))
+    with pytest.raises(ValueError, match="fitted on Dask collections"):
+        on_dask.predict(dask(X)[0], return_std=True)
+
+
+def test_inconsistent_or_unknown_row_counts_are_named(client):
+    X, y, _ = data()
+    with pytest.raises(ValueError, match="y has 1999 rows but X has 2000"):
+        model().fit(dask(X)[0], y[:-1])   # y in memory
+    Xd, yd = dask(X, y)
+    keep = Xd[:, 0] > 0
+    with pytest.raises(ValueError, match=r"X has blocks of unknown length.*compute_chunk_sizes"):
+        model().fit(Xd[keep], yd[keep])
+
+
 def test_dask_dataframes(client):
     X, y, w = data()
     frame = pd.DataFrame(X, columns=["a", "b", "c"])

@@ -81,6 +81,26 @@ def test_demo_help_and_bad_arguments(capsys):
     assert "demo" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv,says", [
+    (["--seed", "-1"], "argument --seed: must be at least 0"),
+    (["--blas-threads", "-1"], "argument --blas-threads: must be at least 0"),
+    (["--hidden", "abc"], "argument --hidden: expected positive integers"),
+    (["--hidden", "10,0"], "argument --hidden: expected positive integers"),
+    (["-n", "1"], "argument -n/--n-samples: must be at least 2"),
+])
+def test_demo_options_out_of_range_are_argparse_errors(capsys, argv, says):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", *argv])
+    assert exc.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_demo_refuses_a_figure_it_could_not_write_before_fitting(capsys, tmp_path):
+    missing = tmp_path / "no" / "such" / "folder" / "demo.png"
+    assert main(["demo", "-o", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert "cannot write the figure" in captured.err and captured.out == ""
+
+
 def test_demo_cupy_backend_without_gpu_is_a_clear_error(capsys):
     from sklm._backend import cupy_available
 

@@ -142,6 +142,22 @@ def test_least_squares_empty_residual_is_a_clear_error():
         least_squares(lambda p: np.array([]), [1.0])
 
 
+def test_least_squares_fun_that_is_no_function_or_returns_nothing_is_named():
+    with pytest.raises(TypeError, match="fun must be callable; got int"):
+        least_squares(3, [1.0, 2.0])
+    with pytest.raises(TypeError, match="jac must be callable; got list"):
+        least_squares(lambda p: p, [1.0], jac=[1.0])
+    # None became a NaN residual and a NON_FINITE status
+    with pytest.raises(ValueError, match="fun returned None"):
+        least_squares(lambda p: None, [0.0, 0.0])
+
+    def buggy(p):
+        return p + "1"  # the user's own TypeError is not relabelled as sklm's
+
+    with pytest.raises(TypeError, match="ufunc|unsupported|add"):
+        least_squares(buggy, [0.0])
+
+
 def test_least_squares_residual_changing_length_is_a_clear_error():
     calls = [0]
 

@@ -99,6 +99,23 @@ def test_draws_on_given_axes_and_looks_through_meta_estimators(plt):
     assert "a train" in labels and "b train" in labels
 
 
+def test_fits_compared_on_one_axes_share_one_mu_axis(plt):
+    # each call added its own twin (three axes, overlapping tick labels), every
+    # mu line was grey, and the legend kept only the last fit's mu
+    a, _, _ = _fit()
+    b, _, _ = _fit(mu_update="trainlm")
+    ax = plot_performance(a, label="nielsen")
+    plot_performance(b, ax=ax, label="trainlm")
+    assert len(ax.figure.axes) == 2
+    mu_lines = ax.figure.axes[1].get_lines()
+    assert [line.get_label() for line in mu_lines] == ["nielsen mu", "trainlm mu"]
+    train = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    assert [line.get_color() for line in mu_lines] == [train["nielsen train"],
+                                                       train["trainlm train"]]
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "nielsen mu" in legend and "trainlm mu" in legend
+
+
 def test_unfitted_or_foreign_estimator_is_a_clear_error(plt):
     with pytest.raises(ValueError, match="no training record"):
         plot_performance(StandardScaler())
