@@ -53,7 +53,7 @@ stopped = LMRegressor(**params, early_stopping=True, validation_fraction=0.25,
 # %%
 # What early stopping bought
 # --------------------------
-best = int(np.argmin(stopped.validation_loss_curve_)) + 1
+best = stopped.best_iteration_  # the iteration whose weights were kept
 print(f"{'':<22}{'iterations':>11}{'train MSE':>11}{'test MSE vs truth':>19}")
 for name, model in [("without validation", plain), ("early stopping", stopped)]:
     test = np.mean((model.predict(X_test) - y_test) ** 2)

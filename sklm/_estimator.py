@@ -131,7 +131,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Gauss-Newton steps with a step-halving safeguard that acts only when
         the full step fails. 'newton': the exact Hessian (including the
         residual-curvature term Gauss-Newton drops), damped like LM where it is
-        not positive definite (uses ``mu_*``; ``mu_init=0`` takes pure steps);
+        not positive definite (uses ``mu_*``; ``mu_init=0`` starts with pure
+        Newton steps and damps once a step fails to lower the loss);
         it costs ``O(m n^2)`` memory-bound work per iteration, so keep networks
         small. 'sgd', 'adam': first-order methods; one iteration is one epoch
         over minibatches of ``batch_size``.
@@ -144,8 +145,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         the noise precision ``beta_`` are re-estimated after every accepted
         step from ``J^T J``. It penalises as much as the data's noise calls
         for: much on noisy data, next to nothing on noise-free data. 'auto':
-        'bayes' for 'lm' and 'gauss-newton' on 15 to 49,999 training rows, 0
-        otherwise (on more, the ``growing_sample`` warm-up takes over, the
+        'bayes' for 'lm' and 'gauss-newton' with the dense step (up to 2,500
+        parameters under ``linear_solver='auto'``), from 15 observations (the
+        sum of the sample weights) to 49,999 training rows; 0 otherwise (on
+        more rows, the ``growing_sample`` warm-up takes over, the
         evidence's ``O(n_params^3)`` update after every step would cost more
         than a step, and rows outnumber parameters so much that little noise
         is fitted; on fewer, the evidence cannot tell the signal from the
@@ -170,11 +173,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         noisy data"): noisy fits end converged instead of at ``max_iter``,
         the seed problems' deep fits are not cut short. 0 disables the
         test on the training loss; with ``early_stopping`` it means any
-        improvement of the validation loss resets the patience. Only
-        iterations that took the full step count: Gauss-Newton steps that
-        its line search had to halve count towards a *stall* instead, a
-        failure with a ``ConvergenceWarning`` (see the user guide's stopping
-        rules).
+        improvement of the validation loss resets the patience. When
+        ``n_iter_no_change`` iterations have passed without such an
+        improvement and most of them were Gauss-Newton steps its line search
+        had to halve, the run is *stalled* instead, a failure with a
+        ``ConvergenceWarning`` (see the user guide's stopping rules).
     n_iter_no_change : int or np.inf, default=10
         Patience of the ``tol`` test and of early stopping; ``np.inf`` never
         stops on it (as in MLPRegressor).
@@ -284,8 +287,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Hold out ``validation_fraction`` of the data, stop when its loss has
         not improved for ``n_iter_no_change`` iterations, and keep the
         parameters with the best validation loss. 'auto': on for Bayesian
-        fits (``alpha`` 'bayes' or 'auto' with 'lm' or 'gauss-newton') of at
-        least 100 samples of positive weight, off otherwise. With Bayesian
+        fits (``alpha='bayes'``, or 'auto' where it means Bayesian
+        regularisation) of at least 100 samples of positive weight, off
+        otherwise. With Bayesian
         regularisation a stop is deferred while the evidence estimates the
         noise variance below 1e-6 of the targets' (noise-free data: a
         plateau of the validation loss is not overfitting). Why 'auto': the
@@ -441,19 +445,22 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         normalised problem (``1 / variance`` of a weight; twice Foresee &
         Hagan's ``alpha``), re-estimated at the parameters returned; NaN where
         the prior has pruned every weight (the estimator then warns that the
-        network predicts a constant). None otherwise.
+        network predicts a constant). None otherwise, and for networks of
+        more than 2,000 parameters or fits on Dask collections (no posterior
+        is formed there; ``alpha_curve_`` still records the estimates).
     beta_ : float or None
         The noise precision (``1 / sigma^2`` of an observation of unit sample
         weight, in ``y``'s units; twice Foresee & Hagan's ``beta``) at the
         parameters returned: the evidence's estimate for ``alpha='bayes'``,
         ``(n - effective_params_) / SSE`` of the training residuals otherwise
         (``n`` = outputs times the sum of the sample weights). None for 'sgd'
-        and 'adam'.
+        and 'adam', for networks of more than 2,000 parameters and for fits
+        on Dask collections.
     effective_params_ : float or None
         The effective number of parameters ``gamma``: the number of
         parameters minus what the penalty holds at the prior (all of them
         when there is no penalty and ``J^T J`` is regular; its rank when it is
-        singular). None for 'sgd' and 'adam'.
+        singular). None where ``beta_`` is.
     alpha_curve_, beta_curve_, effective_params_curve_ : list of float or None
         ``alpha='bayes'``: the estimates after each iteration (``beta`` in
         ``y``'s units). None otherwise.
@@ -468,8 +475,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         weights came from, and stay through ``warm_start`` refits (which run
         one start, from the kept weights).
     dask_stats_ : dict
-        After a fit on Dask collections: blocks, tasks run, and bytes sent
-        to and received from the workers by the fit's evaluations.
+        After a fit on Dask collections: ``blocks``, ``tasks`` run,
+        ``bytes_sent`` to and ``bytes_received`` from the workers by the
+        fit's evaluations, and ``tasks_moved`` (tasks resubmitted because
+        their worker lost its block).
 
     See Also
     --------

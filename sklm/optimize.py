@@ -75,10 +75,11 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         An option out of its range, with the same message
         :class:`~sklm.LMRegressor` gives for it (a ``ValueError``).
     TypeError
-        An option the chosen solver does not take.
+        An option the chosen solver does not take; ``fun``, ``jac`` or
+        ``hess`` not callable.
     ValueError
-        An empty or non-finite ``x0``; ``fun`` returning an empty or not 1-D
-        array, or changing its length.
+        An empty or non-finite ``x0``; ``fun`` returning None, an empty or not
+        1-D array, or changing its length.
 
     Notes
     -----

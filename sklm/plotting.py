@@ -37,7 +37,8 @@ def _training_record(estimator):
             return seen
         if hasattr(seen, "loss_curve") and hasattr(seen, "mu_curve"):
             # a SolverResult from sklm.optimize.least_squares
-            return SimpleNamespace(loss_curve_=seen.loss_curve, mu_curve_=seen.mu_curve)
+            return SimpleNamespace(loss_curve_=seen.loss_curve, mu_curve_=seen.mu_curve,
+                                   best_iteration_=getattr(seen, "best_iteration", None))
         if hasattr(seen, "best_estimator_"):
             seen = seen.best_estimator_
         elif hasattr(seen, "regressor_"):
@@ -61,12 +62,22 @@ def _curve(estimator, name):
 
 
 def _best_iteration(estimator):
-    """1-based iteration of the lowest validation (else training) loss, and which."""
-    for name, which in (("validation_loss_curve_", "validation"), ("loss_curve_", "train")):
-        curve = _curve(estimator, name)
-        finite = np.isfinite(curve)
-        if finite.any():
-            return int(np.argmin(np.where(finite, curve, np.inf))) + 1, which
+    """The iteration whose parameters the record kept (1-based), and on which curve.
+
+    ``best_iteration_`` where the record has it: the validation curve's
+    lowest point, the last iteration, or the lowest loss after a divergence;
+    None when the starting point was kept (0: it is on no curve). Records
+    without it: the lowest point of the validation (else training) curve.
+    """
+    val = _curve(estimator, "validation_loss_curve_")
+    which = "validation" if np.isfinite(val).any() else "train"
+    kept = getattr(estimator, "best_iteration_", None)
+    if kept is not None:
+        return (int(kept), which) if kept > 0 else (None, None)
+    curve = val if which == "validation" else _curve(estimator, "loss_curve_")
+    finite = np.isfinite(curve)
+    if finite.any():
+        return int(np.argmin(np.where(finite, curve, np.inf))) + 1, which
     return None, None
 
 
@@ -74,10 +85,11 @@ def plot_performance(estimator, ax=None, *, label=None, mu=True, best=True):
     """Plot training and validation loss against iteration, best iteration marked.
 
     The figure of MATLAB's ``plotperform``: the training loss
-    (``loss_curve_``) and, when the model was fitted with
-    ``early_stopping=True``, the validation loss (``validation_loss_curve_``)
-    on a logarithmic axis, a circle at the best iteration (lowest validation
-    loss, else lowest training loss), and the damping ``mu`` (``mu_curve_``)
+    (``loss_curve_``) and, when the fit held out a validation set
+    (``early_stopping`` on, or 'auto' where it turned it on), the validation
+    loss (``validation_loss_curve_``) on a logarithmic axis, a circle at the
+    iteration whose parameters were kept (``best_iteration_``; none when the
+    start was kept), and the damping ``mu`` (``mu_curve_``)
     on a second logarithmic axis at the right when it was recorded (it is for
     Levenberg-Marquardt).
 

@@ -58,7 +58,8 @@ def test_early_stopping_record(plt):
     np.testing.assert_allclose(lines["LM train"].get_ydata(), model.loss_curve_)
     np.testing.assert_allclose(lines["LM validation"].get_ydata(),
                                model.validation_loss_curve_)
-    best = int(np.argmin(model.validation_loss_curve_)) + 1
+    best = model.best_iteration_  # the kept iteration: here the lowest validation loss
+    assert best == int(np.argmin(model.validation_loss_curve_)) + 1
     (marker,) = [line for label, line in lines.items() if label.startswith("LM best")]
     assert list(marker.get_xdata()) == [best]
     assert f"at iteration {best}" in marker.get_label()
@@ -79,6 +80,25 @@ def test_without_validation_marks_lowest_training_loss(plt):
     assert "train" in labels and "validation" not in labels
     best = int(np.argmin(model.loss_curve_)) + 1
     assert any(label.endswith(f"at iteration {best}") for label in labels)
+
+
+def test_the_marker_is_the_kept_iteration_across_warm_starts(plt):
+    # a warm start whose every iteration validates worse keeps its start: the
+    # marker is at best_iteration_, counted along the whole loss_curve_
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (120, 2))
+    y = np.sin(3 * X[:, 0]) + 0.3 * rng.normal(size=120)
+    model = LMRegressor((30,), early_stopping=True, validation_fraction=0.3, n_iter_no_change=5,
+                        tol=0.0, random_state=0, warm_start=True, normalize_X=False,
+                        normalize_y=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        model.fit(X, y)
+    assert model.best_iteration_ == len(model.loss_curve_) - 5  # the first fit's last best
+    ax = plot_performance(model, mu=False)
+    (marker,) = [line for line in ax.get_lines() if line.get_label().startswith("best")]
+    assert list(marker.get_xdata()) == [model.best_iteration_]
 
 
 def test_draws_on_given_axes_and_looks_through_meta_estimators(plt):
