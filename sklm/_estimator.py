@@ -834,17 +834,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             return MLPProblem(mlp, *part, penalty, backend, chunk, dtype=dtype,
                               evidence=evidence, matrix_free=self._matrix_free)
 
-        monitor = None
-        if data.validation is not None:
-            X_val, Y_val, w_val = (backend.asarray(a) for a in data.validation)
-
-            def predict_val(x):
-                return mlp.predict_rows(mlp.unpack(x), X_val, backend.xp, chunk)
-
-            monitor = ValidationMonitor(predict_val, Y_val, w_val, self.tol,
-                                        self.n_iter_no_change, backend.xp, data.loss_unit)
-            if evidence is not None:  # no stop while the evidence sees no noise
-                monitor.defer = evidence.noise_free_test(data.Y, data.w)
+        monitor = self._validation_monitor(mlp, data, backend, chunk, evidence)
         x0 = backend.asarray(theta0)
         if monitor is not None:
             monitor.start(x0)
@@ -904,6 +894,21 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         kept = kept._replace(theta=backend.to_numpy(x))
         return _Run(result, full, rows_curve, monitor, backend.name, kept, one_iteration,
                     _Posterior(problem, x, evidence))
+
+    def _validation_monitor(self, mlp, data, backend, chunk, evidence):
+        """Early stopping's :class:`ValidationMonitor` (None without a validation split)."""
+        if data.validation is None:
+            return None
+        X_val, Y_val, w_val = (backend.asarray(a) for a in data.validation)
+
+        def predict_val(x):
+            return mlp.predict_rows(mlp.unpack(x), X_val, backend.xp, chunk)
+
+        monitor = ValidationMonitor(predict_val, Y_val, w_val, self.tol,
+                                    self.n_iter_no_change, backend.xp, data.loss_unit)
+        if evidence is not None:  # no stop while the evidence sees no noise
+            monitor.defer = evidence.noise_free_test(data.Y, data.w)
+        return monitor
 
     def _chunk_rows(self, backend, mlp, data):
         """Rows per chunk: a chunk's Jacobian, or (matrix-free) its layer outputs,
