@@ -11,7 +11,7 @@
 
 import numpy as np
 
-from ._backend import get_backend
+from ._backend import get_backend, to_host
 from ._problem import FunctionProblem
 from ._sklearn_compat import StrOptions, validate_parameter_constraints
 from .solvers import SOLVERS
@@ -118,7 +118,7 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
     validate_parameter_constraints(constraints, options, caller_name="least_squares")
     be = get_backend(backend)
     try:
-        x0 = np.asarray(x0, dtype=np.float64)
+        x0 = np.asarray(to_host(x0), dtype=np.float64)  # (a CuPy x0 refuses np.asarray)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"x0 must be a 1-D array of real numbers; {exc}.") from exc
     if x0.ndim != 1:

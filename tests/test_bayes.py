@@ -338,6 +338,7 @@ def test_std_survives_pickling_and_warm_start_continues_the_curves():
     assert len(model.alpha_curve_) == len(model.loss_curve_) == 2 * model.n_iter_
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and an NVIDIA GPU")
 def test_cupy_bayes_matches_numpy():
     import cupy
