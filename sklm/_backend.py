@@ -287,6 +287,11 @@ def cupy_available():
         return False
 
 
+def _auto_backend_name():
+    """What ``backend='auto'`` means here: 'cupy' with CuPy and a GPU, else 'numpy'."""
+    return "cupy" if cupy_available() else "numpy"
+
+
 def get_backend(name="auto"):
     """The backend called ``name``: 'numpy', 'cupy' or 'auto'.
 
@@ -305,7 +310,7 @@ def get_backend(name="auto"):
             )
         return CupyBackend()
     if name == "auto":
-        return CupyBackend() if cupy_available() else NumpyBackend()
+        return get_backend(_auto_backend_name())
     raise ValueError(f"Unknown backend {name!r}; expected 'auto', 'numpy' or 'cupy'.")
 
 

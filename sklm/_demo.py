@@ -172,9 +172,9 @@ def _integer_at_least(low):
 
 
 def _layer_sizes(text):
-    """An argparse type: comma-separated positive layer sizes."""
+    """An argparse type: comma-separated positive layer sizes ('': no hidden layer)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(
             f"expected positive integers separated by commas (e.g. 12,10,8), got {text!r}")
     return tuple(int(p) for p in parts)
@@ -232,9 +232,10 @@ def main(args):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     folder = os.path.dirname(os.path.abspath(args.output))
-    if not args.no_plot and not os.path.isdir(folder):
+    if not args.no_plot and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
         # said before the fits, not after them
-        print(f"error: cannot write the figure to {args.output}: no folder {folder}.",
+        why = "no folder" if not os.path.isdir(folder) else "no permission to write in"
+        print(f"error: cannot write the figure to {args.output}: {why} {folder}.",
               file=sys.stderr)
         return 2
     try:

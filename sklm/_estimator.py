@@ -37,6 +37,7 @@ from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_co
 from ._training_data import prepare_training_data
 from ._warnings import warn
 from .solvers import MESSAGES, SOLVERS, Status, option_constraints
+from .solvers._base import stop_line
 from .solvers._damped import resolve_linear_solver
 
 __all__ = ["LMRegressor"]
@@ -146,7 +147,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         step from ``J^T J``. It penalises as much as the data's noise calls
         for: much on noisy data, next to nothing on noise-free data. 'auto':
         'bayes' for 'lm' and 'gauss-newton' with the dense step (up to 2,500
-        parameters under ``linear_solver='auto'``), from 15 observations (the
+        parameters under ``linear_solver='auto'``, any number with
+        ``mu_update='more'``), from 15 observations (the
         sum of the sample weights) to 49,999 training rows; 0 otherwise (on
         more rows, the ``growing_sample`` warm-up takes over, the
         evidence's ``O(n_params^3)`` update after every step would cost more
@@ -740,6 +742,10 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),
             matrix_free=self._matrix_free,
             n_observations=sum_w / weight_unit_of(sum_w / sample_weight.shape[0]))
+        if incremental and continuing and isinstance(self.alpha, str) and self.alpha == "auto":
+            # what 'auto' meant on the first call holds for the later ones, whatever
+            # their batch's size (else the penalty comes and goes with it)
+            bayes = getattr(self, "alpha_curve_", None) is not None
         self._early_stopping = self._early_stopping and not incremental
         rng = check_random_state(self.random_state)
         # Drawn even when continuing, so that the draws after it (the
@@ -866,9 +872,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             result.message = SOLVERS[self.solver](
                 **self._solver_options(monitor, rng, data)).message(result.status)
             if self.verbose:
-                print(f"Stopped after {result.n_iter} iterations ({used} on samples) in "
-                      f"{time.perf_counter() - start:.2f} s, training loss "
-                      f"{result.loss * data.loss_unit:.6g}: {result.message}")
+                print(stop_line(result.n_iter, time.perf_counter() - start,
+                                result.loss * data.loss_unit, result.message,
+                                f" ({used} on samples)"))
         else:
             result = full
         rows_curve = [len(r) for r, s in zip(stages, stage_results) for _ in range(s.n_iter)]
@@ -1030,7 +1036,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.t_ += sum(run.rows_curve)
         self.sample_rows_curve_ = list(self.sample_rows_curve_) + run.rows_curve
-        self.best_iteration_ = before + kept.iteration
+        # (a continued fit that kept its start holds the earlier call's kept weights)
+        self.best_iteration_ = (before + kept.iteration if kept.iteration or not continuing
+                                else getattr(self, "best_iteration_", before))
         self.loss_curve_ = list(self.loss_curve_) + [v * unit for v in result.loss_curve]
         self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
         self.gradient_curve_ = list(self.gradient_curve_) + result.grad_norm_curve
@@ -1137,8 +1145,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             msg = (f"{result.message} {stopped} The undamped step cannot make progress "
                    f"from here. {scale}Use solver='lm': its damping shortens the step "
                    "where the Gauss-Newton model does not hold.")
-        elif monitor is not None and monitor.best_iteration == 0 and status != Status.GOAL:
-            # (a start that meets the goal is no failure to improve on it)
+        elif monitor is not None and monitor.best_iteration == 0 and result.n_iter > 0:
+            # (a start that meets the goal, no iteration run, is no failure to improve)
             start = ("the warm start's parameters" if self.warm_start
                      else "the random initial parameters (the network is untrained)")
             msg = (f"Early stopping: no iteration improved the validation loss of the "

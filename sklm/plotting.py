@@ -70,11 +70,18 @@ def _best_iteration(estimator):
     without it: the lowest point of the validation (else training) curve.
     """
     val = _curve(estimator, "validation_loss_curve_")
+    train = _curve(estimator, "loss_curve_")
     which = "validation" if np.isfinite(val).any() else "train"
     kept = getattr(estimator, "best_iteration_", None)
     if kept is not None:
-        return (int(kept), which) if kept > 0 else (None, None)
-    curve = val if which == "validation" else _curve(estimator, "loss_curve_")
+        # on the validation curve where it covers the iteration (a warm start
+        # may have added validation only to later calls), else on the training one
+        curves = ([("validation", val)] if which == "validation" else []) + [("train", train)]
+        for name, curve in curves:
+            if 0 < kept <= curve.size and np.isfinite(curve[kept - 1]):
+                return int(kept), name
+        return None, None
+    curve = val if which == "validation" else train
     finite = np.isfinite(curve)
     if finite.any():
         return int(np.argmin(np.where(finite, curve, np.inf))) + 1, which

@@ -13,7 +13,7 @@ def _auto_backend_is_numpy(request, monkeypatch):
     if request.node.get_closest_marker("gpu") is None:
         from sklm import _backend  # noqa: PLC0415
 
-        monkeypatch.setattr(_backend, "cupy_available", lambda: False)
+        monkeypatch.setattr(_backend, "_auto_backend_name", lambda: "numpy")
 
 
 @pytest.fixture

@@ -441,6 +441,19 @@ def test_auto_on_a_handful_of_rows_interpolates_them():
     np.testing.assert_allclose(model.predict(X), y, atol=1e-6)
 
 
+def test_partial_fit_keeps_what_auto_meant_on_its_first_call():
+    # batches of 20 and 10 rows: 'auto' decided per batch switched the penalty
+    # on and off, and the curves of the evidence fell out of step
+    X, y = tiny_smooth_data(20)
+    model = LMRegressor((5,), random_state=0)
+    for n in (20, 10, 20, 10):
+        assert model.partial_fit(X[:n], y[:n]).alpha_ is not None
+    assert len(model.alpha_curve_) == len(model.loss_curve_) == 4
+    small_first = LMRegressor((5,), random_state=0).partial_fit(X[:10], y[:10])
+    small_first.partial_fit(X, y)
+    assert small_first.alpha_ is None and small_first.alpha_curve_ is None
+
+
 def test_a_bayesian_fit_that_prunes_every_parameter_says_so():
     X, y = tiny_smooth_data(2)
     with pytest.warns(ConvergenceWarning, match="pruned every parameter") as record:

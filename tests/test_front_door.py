@@ -372,6 +372,23 @@ def test_a_start_that_meets_the_goal_is_no_untrained_network():
     assert model.n_iter_ == 0 and "goal" in model.stop_reason_
 
 
+def test_a_goal_met_after_iterations_that_never_beat_the_start_still_warns():
+    # the goal may be met while no iteration validated better than the start:
+    # the fit then returns its random start, which must be said
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(-1, 1, (60, 5)), rng.normal(size=60)
+    kw = dict(hidden_layer_sizes=(30,), early_stopping=True, alpha=0.0,
+              validation_fraction=0.5, max_iter=30, tol=0.0, n_iter_no_change=50,
+              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = LMRegressor(**kw).fit(X, y)
+    model = LMRegressor(goal=first.loss_curve_[0] * 1.0001, **kw)
+    with pytest.warns(ConvergenceWarning, match="no iteration improved"):
+        model.fit(X, y)
+    assert model.n_iter_ >= 1 and model.best_iteration_ == 0 and "goal" in model.stop_reason_
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(n_init=2), dict(solver="adam", batch_size=500)])
 def test_warnings_name_the_line_of_the_users_code(kw):
     rng = np.random.default_rng(0)

@@ -94,8 +94,26 @@ def test_the_marker_is_the_kept_iteration_across_warm_starts(plt):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
+        first_best = model.best_iteration_
         model.fit(X, y)
-    assert model.best_iteration_ == len(model.loss_curve_) - 5  # the first fit's last best
+    # the weights kept are the first fit's best (it was counted as that fit's last)
+    assert model.best_iteration_ == first_best < len(model.loss_curve_) - 5
+    assert model.best_validation_loss_ == min(model.validation_loss_curve_)
+    ax = plot_performance(model, mu=False)
+    (marker,) = [line for line in ax.get_lines() if line.get_label().startswith("best")]
+    assert list(marker.get_xdata()) == [first_best]
+
+
+def test_a_validation_curve_shorter_than_the_training_one(plt):
+    # early stopping switched on for a warm start: the kept iteration may lie
+    # beyond the validation curve (it raised IndexError), and is marked on the
+    # training curve instead
+    model, X, y = _fit()
+    model.set_params(warm_start=True, early_stopping=True, validation_fraction=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert len(model.validation_loss_curve_) < len(model.loss_curve_)
     ax = plot_performance(model, mu=False)
     (marker,) = [line for line in ax.get_lines() if line.get_label().startswith("best")]
     assert list(marker.get_xdata()) == [model.best_iteration_]

@@ -491,9 +491,8 @@ class Solver(abc.ABC):
         if table is not None:
             table.close()
             if self.verbose_stop_line:
-                print(f"Stopped after {iteration} iterations in "
-                      f"{time.perf_counter() - start:.2f} s, training loss "
-                      f"{loss * self.loss_unit:.6g}: {message}", file=stream)
+                print(stop_line(iteration, time.perf_counter() - start,
+                                loss * self.loss_unit, message), file=stream)
         return SolverResult(
             x=x, loss=loss, n_iter=iteration, status=status, message=message,
             success=status in SUCCESS, initial_loss=initial_loss,
@@ -536,6 +535,12 @@ class _Patience:
         if 2 * self.shortened > window:
             return Status.STALLED
         return Status.TOL if self.stop_on_tol else None
+
+
+def stop_line(n_iter, seconds, loss, message, detail=""):
+    """``verbose``'s closing line: iterations, seconds, training loss, why it stopped."""
+    return (f"Stopped after {n_iter} iterations{detail} in {seconds:.2f} s, training loss "
+            f"{loss:.6g}: {message}")
 
 
 def at_machine_precision(predicted_decrease, loss):

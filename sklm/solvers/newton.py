@@ -63,8 +63,10 @@ class Newton(Solver):
         return {"mu": state.mu, "scale": problem.scale}
 
     def resume(self, problem, state, carry):
-        # (mu is on the scale of the sum of squares' Hessian: see LM's resume)
-        state.mu = carry["mu"] * (problem.scale / carry["scale"])
+        # (mu is on the scale of the sum of squares' Hessian: see LM's resume,
+        # which also starts afresh after a run that ended past mu_max)
+        if carry["mu"] <= self.mu_max:
+            state.mu = carry["mu"] * (problem.scale / carry["scale"])
 
     def step(self, problem, state, iteration):
         xp = problem.backend.xp
