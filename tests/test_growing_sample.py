@@ -12,7 +12,7 @@ from sklm import _sampling as sampling
 from sklm._backend import NumpyBackend
 from sklm._mlp import MLP
 from sklm._problem import MLPProblem
-from sklm.solvers import LevenbergMarquardt, Status
+from sklm.solvers import LevenbergMarquardt, Newton, Status
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -116,6 +116,12 @@ def test_lm_rescales_mu_with_the_rows_it_resumes_on():
     more = LevenbergMarquardt(max_iter=3, mu_update="more").run(problem(10), x0)
     state = solver.init(problem(40), first.x)
     solver.resume(problem(40), state, more.carry)
+    assert state.mu == fresh.mu
+    # Newton likewise (its partial_fit calls multiplied mu past mu_max call after call)
+    newton = Newton()
+    ran = Newton(max_iter=2).run(problem(10), x0)
+    state, fresh = newton.init(problem(40), ran.x), newton.init(problem(40), ran.x)
+    newton.resume(problem(40), state, {**ran.carry, "mu": 2 * newton.mu_max})
     assert state.mu == fresh.mu
 
 
