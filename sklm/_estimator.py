@@ -733,10 +733,6 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                              "the exact n_params x n_params Hessian (docs: Large networks).")
         self._matrix_free = (self.solver == "lm" and resolve_linear_solver(
             self.linear_solver, mlp.n_params, self.mu_update) == "cg")
-        if self._matrix_free and self.mu_update == "more":
-            raise ValueError("mu_update='more' (Moré's trust region) needs the dense step: "
-                             "its damping search factors J^T J. Use linear_solver='dense' "
-                             "or 'auto' with it, or mu_update='nielsen' with 'cg'.")
         sum_w = float(np.sum(sample_weight))
         bayes, self._early_stopping = resolve_regularisation(
             self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),

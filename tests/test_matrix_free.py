@@ -279,6 +279,8 @@ def test_bayes_and_gauss_newton_need_the_dense_step(rng):
         LMRegressor((5,), solver="gauss-newton", linear_solver="cg").fit(X, y)
     with pytest.raises(ValueError, match="linear_solver='cg' needs solver='lm'.*Hessian"):
         LMRegressor((5,), solver="newton", linear_solver="cg").fit(X, y)
+    with pytest.raises(ValueError, match="mu_update='more'.*needs the dense step"):
+        LMRegressor((5,), mu_update="more", linear_solver="cg").fit(X, y)
     assert LMRegressor((5,), solver="gauss-newton", max_iter=2).fit(X, y).linear_solver_ == (
         "dense")
 

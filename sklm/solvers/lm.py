@@ -202,7 +202,8 @@ class LevenbergMarquardt(Solver):
                                  self.mu_update) == "cg":
             if self.mu_update == "more":
                 raise ValueError("mu_update='more' (Moré's trust region) needs the dense "
-                                 "step: its damping search factors J^T J. Use 'nielsen' "
+                                 "step: its damping search factors J^T J. Use "
+                                 "linear_solver='dense' or 'auto' with it, or 'nielsen' "
                                  "or 'trainlm' with linear_solver='cg'.")
             self._matrix_free = MatrixFree(self.random_state, self.cg_max_iter, self.cg_tol,
                                            self.curvature_rows)
