@@ -30,8 +30,8 @@ from sklm.solvers._damped import CG_CROSSOVER
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 # Ratios at 1e-4 are against LMRegressor's default LM (Nielsen + geodesic
-# since commit 5b08996, started at the relative mu_init='auto' since the
-# second session; the recorded full run of 2026-11-23 used trainlm's rule).
+# since commit 5b08996, started at the relative mu_init='auto' since commit
+# 1e3099b; the recorded full run of 2026-11-23 15:14 UTC used trainlm's rule).
 REFERENCE = "sklm lm default"
 
 QUICK = {
