@@ -1,7 +1,7 @@
 """Noisy data: Bayesian regularisation, early stopping and the defaults (issue 16).
 
-Three measurements, each printing a Markdown table (docs/benchmarks.md,
-"Noisy data and the defaults"):
+Measurements that print Markdown tables (docs/benchmarks/design/, the notes on
+the Bayesian defaults, their start and tiny data):
 
 ``cv``
     Real, noisy data sets that load offline, 5-fold cross-validation
@@ -9,7 +9,9 @@ Three measurements, each printing a Markdown table (docs/benchmarks.md,
     over the folds, every model behind ``make_pipeline(StandardScaler(), .)``:
     scikit-learn's diabetes (442 x 10, bundled), Auto MPG (392 x 8, from the
     ``vega_datasets`` package) and the Palmer penguins' body mass (333 x 6,
-    from ``palmerpenguins``).
+    from ``palmerpenguins``), loaded by ``benchmarks/datasets.py``.
+    ``python -m benchmarks.realdata`` compares the defaults with other
+    regressors on every offline data set.
 ``surrogate``
     The tutorial's surrogate ``(2.5 - x)^2 + 2.5 (y - x^2)^2`` on ``U(-2, 2)^2``
     with Gaussian noise of sd 10% of the target's, an over-sized 2-30-1
@@ -58,44 +60,16 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_diabetes
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.datasets import auto_mpg, diabetes, penguins
 from sklm import LMRegressor
 
-
-# ----------------------------------------------------------------- data sets
-def diabetes():
-    return load_diabetes(return_X_y=True)
-
-
-def auto_mpg():
-    """Auto MPG (UCI; 392 complete rows): miles per gallon from 7 attributes."""
-    from vega_datasets import data  # noqa: PLC0415 - optional, benchmark only
-
-    df = data.cars().dropna()
-    X = df[["Cylinders", "Displacement", "Horsepower", "Weight_in_lbs",
-            "Acceleration"]].to_numpy(float)
-    year = df["Year"].dt.year.to_numpy(float)[:, None]  # a date in the package
-    origin = np.stack([(df["Origin"] == o).to_numpy(float) for o in ("Europe", "Japan")], 1)
-    return np.hstack([X, year, origin]), df["Miles_per_Gallon"].to_numpy(float)
-
-
-def penguins():
-    """Palmer penguins (333 complete rows): body mass from bill, flipper, species, sex."""
-    import palmerpenguins  # noqa: PLC0415 - optional, benchmark only
-
-    df = palmerpenguins.load_penguins().dropna()
-    X = df[["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]].to_numpy(float)
-    species = np.stack([(df["species"] == s).to_numpy(float) for s in ("Chinstrap", "Gentoo")], 1)
-    sex = (df["sex"] == "male").to_numpy(float)[:, None]
-    return np.hstack([X, species, sex]), df["body_mass_g"].to_numpy(float)
-
-
+# the real data sets of the cv and starts tables (loaders in benchmarks/datasets.py)
 DATASETS = {"diabetes": diabetes, "auto-mpg": auto_mpg, "penguins": penguins}
 
 

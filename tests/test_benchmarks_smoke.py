@@ -80,8 +80,8 @@ def test_convergence_benchmark_applies_the_solvers_tol_rule():
 
 
 def test_noisy_benchmark_tiny(capsys):
-    # benchmarks/noisy.py end to end on tiny settings (the tables of
-    # docs/benchmarks.md, "Noisy data and the defaults")
+    # benchmarks/noisy.py end to end on tiny settings (the tables of the
+    # design notes on the Bayesian defaults, docs/benchmarks/design/)
     from benchmarks import noisy
 
     noisy.run_surrogate(sizes=(40,), seeds=range(1), hidden=(4,), max_iter=5)
@@ -105,3 +105,21 @@ def test_ratios_reads_the_runners_traces(tmp_path):
     # 1e-2: 1 s against 2 s; 1e-3: 2 s against 2 s; 1e-4: 2 s against 8 s
     assert "| 0 | 1.00 / 2.00 (0.50) | 2.00 / 2.00 (1.00) | 2.00 / 8.00 (0.25) |" in out
     assert "| median ratio | 0.50 | 1.00 | 0.25 |" in out
+
+
+def test_realdata_benchmark_tiny(tmp_path):
+    # benchmarks/realdata.py end to end on Linnerud's 20 rows (bundled with
+    # scikit-learn), three models, table, JSON and figure
+    from benchmarks import realdata
+
+    run = realdata.main(["--datasets", "linnerud-weight", "--models",
+                         "LMRegressor,RidgeCV,MLPRegressor", "--out", str(tmp_path),
+                         "--figure", str(tmp_path / "realdata.png")])
+    result = run["datasets"]["linnerud-weight"]["result"]
+    assert len(result["LMRegressor"]["r2"]) == 5
+    assert 0.0 <= result["LMRegressor"]["coverage"] <= 1.0
+    assert result["RidgeCV"]["coverage"] is None
+    report = (tmp_path / "realdata.md").read_text()
+    assert "| linnerud-weight | 20 x 3 |" in report
+    assert json.loads((tmp_path / "realdata.json").read_text())["models"][0] == "LMRegressor"
+    assert (tmp_path / "realdata.png").stat().st_size > 0
