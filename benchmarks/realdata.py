@@ -243,8 +243,8 @@ def main(argv=None):
 
     started = datetime.datetime.now(datetime.timezone.utc)
     run = {
-        "command": "python -m benchmarks.realdata " + " ".join(
-            sys.argv[1:] if argv is None else argv),
+        "command": " ".join(["python -m benchmarks.realdata",
+                             *(sys.argv[1:] if argv is None else argv)]),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "load_before": _load_average(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
