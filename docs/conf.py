@@ -26,17 +26,13 @@ GENERATED.mkdir(exist_ok=True)
 os.environ.setdefault("COLUMNS", "88")
 (GENERATED / "demo_help.txt").write_text(build_parser().format_help())
 
-# The benchmarks page includes docs/benchmarks.md (written by the benchmark
-# runner's owner) once it exists; until then it says it is still to come.
-# The page's title is performance.rst's; the file's own first line (its
-# "# Benchmarks" title) is skipped.
-if (Path(__file__).parent / "benchmarks.md").exists():
-    _bench = (".. include:: /benchmarks.md\n   :parser: myst_parser.sphinx_\n"
-              "   :start-line: 1\n")
+# The deployment page of the benchmarks links the export benchmarks
+# (docs/benchmarks_export.md) once that page exists.
+if (Path(__file__).parent / "benchmarks_export.md").exists():
+    _export = "See {doc}`/benchmarks_export`.\n"
 else:
-    _bench = ("The benchmark results (``docs/benchmarks.md``, produced by "
-              "``benchmarks/``) have not been written yet.\n")
-(GENERATED / "benchmarks_include.rst").write_text(_bench)
+    _export = "That page is not written yet.\n"
+(GENERATED / "benchmarks_export_link.md").write_text(_export)
 
 project = "sklm"
 author = "the sklm developers"
@@ -53,9 +49,9 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-# benchmarks.md is included by performance.rst, not a page of its own.
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "benchmarks.md",
-                    "generated/benchmarks_include.rst"]
+# benchmarks.md maps old section titles to the pages of benchmarks/ (for
+# readers of the source tree); generated/*.md are included, not pages.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "benchmarks.md", "generated/*.md"]
 templates_path = ["_templates"]
 html_theme = "alabaster"
 html_static_path = ["_static"] if (Path(__file__).parent / "_static").is_dir() else []
@@ -68,11 +64,8 @@ autodoc_default_options = {"inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
-# Markdown pages (benchmarks.md is written by the benchmark runner's owner).
+# Markdown pages (the benchmarks section).
 myst_enable_extensions = ["dollarmath"]
-# benchmarks.md is included below performance.rst's title, so its sections
-# start at "##"; that is intended.
-suppress_warnings = ["myst.header"]
 myst_heading_anchors = 3
 
 # The examples, executed and rendered with output and figures.
