@@ -28,6 +28,7 @@ EXPECTED = {
     "06_gpu_backend.py": ["backend_='numpy'", "coefs_ are {'numpy'} arrays"],
     "07_bayesian_uncertainty.py": ["effective_params_ =", "estimated noise sd",
                                    "within ±2 sd"],
+    "08_export_onnx_c.py": ["ONNX Runtime vs predict", "C vs predict", "rosenbrock_predict("],
 }
 
 
