@@ -1,4 +1,4 @@
 """sklm's benchmark suite: ``python -m benchmarks.run --quick`` or ``--full``.
 
-See docs/benchmarks.md for the problems, contenders, figures and results.
+See docs/benchmarks/ for the problems, contenders, figures and results.
 """

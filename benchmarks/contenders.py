@@ -256,7 +256,7 @@ CONTENDERS = {
     # the two linear solvers whatever 'auto' picks (the crossover)
     "LMRegressor dense": (sklm_estimator(linear_solver="dense"), "iterations (all stages)"),
     "LMRegressor cg": (sklm_estimator(linear_solver="cg"), "iterations (all stages)"),
-    # Moré's trust-region form of the damping (MINPACK's lmpar), issue 12
+    # Moré's trust-region form of the damping (MINPACK's lmpar)
     "LMRegressor more": (sklm_estimator(mu_update="more"), "iterations (all stages)"),
     "sklm lm more geodesic": (sklm_solver("lm", mu_update="more", geodesic=True),
                               "Jacobians - 1"),

@@ -1,4 +1,4 @@
-"""Iterations, not seconds: LMRegressor variants compared by counts (issue 12).
+"""Iterations, not seconds: LMRegressor variants compared by counts.
 
 On a shared machine seconds are noisy; the number of iterations (Jacobians)
 to a validation relative MSE, and the validation error after a fixed number

@@ -1,4 +1,4 @@
-"""What limits the depth of a fit: the step, its acceleration, or the landscape (issue 12).
+"""What limits the depth of a fit: the step, its acceleration, or the landscape.
 
 Runs sklm's Levenberg-Marquardt (full data, no penalty, ``mu_update`` as
 given) from a benchmark problem's start for a time budget, recording the

@@ -23,7 +23,7 @@ Per case ('seed-6d', 'wide', and 'large': 1,000,000 rows of the wide function,
   the output says so.
 
 The results go to stdout as a Markdown table and, with ``--json PATH``, to a
-JSON file; docs/benchmarks.md records them with the device name.
+JSON file; docs/benchmarks/gpu.md records them with the device name.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Noisy data: Bayesian regularisation, early stopping and the defaults (issue 16).
+"""Noisy data: Bayesian regularisation, early stopping and the defaults.
 
 Measurements that print Markdown tables (docs/benchmarks/design/, the notes on
 the Bayesian defaults, their start and tiny data):
@@ -83,7 +83,7 @@ def models(seed=0):
         "MLPRegressor()": make_pipeline(StandardScaler(), MLPRegressor(random_state=seed)),
         "MLPRegressor(max_iter=2000)": make_pipeline(
             StandardScaler(), MLPRegressor(max_iter=2000, random_state=seed)),
-        "LMRegressor(alpha=0) (defaults before issue 16)": lm(alpha=0.0, early_stopping=False),
+        "LMRegressor(alpha=0) (the unpenalised fit)": lm(alpha=0.0, early_stopping=False),
         "LMRegressor(alpha=0, early_stopping=True)": lm(alpha=0.0, early_stopping=True),
         "LMRegressor(alpha='bayes', early_stopping=False)": lm(alpha="bayes",
                                                               early_stopping=False),
