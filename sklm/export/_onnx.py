@@ -11,6 +11,7 @@ This module imports ``skl2onnx``; :mod:`sklm.export` imports it where
 """
 
 import numpy as np
+import skl2onnx
 from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import (
     DoubleTensorType,
@@ -18,6 +19,7 @@ from skl2onnx.common.data_types import (
     guess_numpy_type,
     guess_proto_type,
 )
+from skl2onnx.common.exceptions import MissingConverter, MissingShapeCalculator
 from skl2onnx.common.utils import check_input_and_output_numbers, check_input_and_output_types
 
 from .._estimator import LMRegressor
@@ -82,12 +84,6 @@ def convert(model, steps, X_sample, dtype, target_opset=None):
     ``steps`` are the Pipeline's ``(name, step)`` pairs before the
     ``LMRegressor``: an error of skl2onnx's about a type names its step.
     """
-    import skl2onnx  # noqa: PLC0415 - this module is only imported with skl2onnx present
-    from skl2onnx.common.exceptions import (  # noqa: PLC0415
-        MissingConverter,
-        MissingShapeCalculator,
-    )
-
     X_sample = np.asarray(X_sample, dtype=dtype)
     if X_sample.ndim != 2:
         raise ValueError(f"X_sample must be 2-D, (n_samples, n_features); got shape "
@@ -98,6 +94,6 @@ def convert(model, steps, X_sample, dtype, target_opset=None):
         culprits = [f"{name!r} ({type(step).__name__})" for name, step in steps
                     if repr(type(step)) in str(exc)]
         which = " and ".join(culprits) or "of this Pipeline"
-        raise TypeError(f"skl2onnx has no converter for the step {which}; convert or "
-                        "register one (skl2onnx.update_registered_converter), or drop the "
-                        f"step. skl2onnx says: {str(exc).splitlines()[0]}") from exc
+        raise TypeError(f"skl2onnx has no converter for the step {which}: register one "
+                        "with skl2onnx.update_registered_converter, or leave the step out. "
+                        f"skl2onnx says: {str(exc).splitlines()[0]}") from exc
