@@ -114,6 +114,17 @@ def load():
         return "load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def blas():
+    """The BLAS that ``predict``'s matrix products run on, and its threads."""
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415 - in the test extra
+    except ImportError:
+        return "BLAS unknown (no threadpoolctl)"
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    return ", ".join(f"{p['internal_api']} {p['version']} ({p.get('architecture')}, "
+                     f"{p['num_threads']} threads)" for p in pools) or "BLAS unknown"
+
+
 def per_call(fn, repeat, min_time=0.05):
     """Median seconds of one ``fn()`` call: loops of calls long enough to time."""
     fn()
@@ -254,7 +265,7 @@ def main(argv=None):
     print(f"seed-6d network {'-'.join(map(str, (6, *problem.hidden, 1)))} tanh, "
           f"{problem.n_params} parameters; batch of {n_rows:,} rows; median of {repeat}")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy "
-          f"{np.__version__}; " + "; ".join(notes))
+          f"{np.__version__} on {blas()}; " + "; ".join(notes))
     print(f"load before: {before}\nload after:  {after}\n")
     print(f"| prediction | one row (us) | {n_rows:,} rows (ms) | rows/s in a batch |")
     print("|---|---:|---:|---:|")
