@@ -89,7 +89,12 @@ def test_lm_loss_curve_decreases_monotonically():
 
     x0 = [1.5, 1.0, 0.3, 1.8]
     res = least_squares(fun, x0, max_iter=200)
-    assert np.all(np.diff([res.initial_loss] + res.loss_curve) < 0)
+    # Every step the loss can resolve lowers it; the last ones, below its
+    # rounding, are judged by the gradient and may leave it a few units in
+    # its last place above the lowest value seen.
+    curve = [res.initial_loss, *res.loss_curve]
+    lowest = min(curve)
+    assert all(b < a or b - lowest <= 1e-13 * lowest for a, b in zip(curve, curve[1:]))
     # it ends at MINPACK's minimum, and says it converged
     ref = scipy_least_squares(fun, x0, method="lm")
     assert res.loss == pytest.approx(np.mean(ref.fun**2), rel=1e-10)
@@ -168,10 +173,11 @@ def test_status_mu_max_when_no_step_lowers_the_loss():
 def test_converged_to_machine_precision_is_a_success(solver):
     # At the minimum of a nonzero-residual problem no representable step helps.
     res = least_squares(lambda p: np.array([p[0] - 1.0, p[0] + 1.0]), [0.5],
-                        solver=solver, max_iter=100)
+                        lambda p: np.ones((2, 1)), solver=solver, max_iter=100)
     assert res.status == Status.CONVERGED and res.success
-    # loss = 1 + p^2 pins p down to sqrt(machine epsilon), no better
-    assert res.x[0] == pytest.approx(0.0, abs=1e-7)
+    # loss = 1 + p^2 cannot tell p from 0 below sqrt(machine epsilon); the
+    # gradient 2p can, and "converged" means p is 0 to machine precision
+    assert res.x[0] == pytest.approx(0.0, abs=1e-15)
 
 
 def test_status_callback_and_max_time():

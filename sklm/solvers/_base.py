@@ -71,8 +71,9 @@ MESSAGES = {
     Status.MAX_TIME: "The time budget (max_time={max_time:g} s) was spent.",
     Status.CALLBACK: "The callback asked to stop.",
     Status.CONVERGED: (
-        "Converged to machine precision: the step that would lower the loss is "
-        "smaller than the floating-point resolution of the parameters."
+        "Converged to machine precision: no step from the last point lowers the loss "
+        "by more than its rounding error, and the smaller steps no longer shrink the "
+        "gradient."
     ),
     Status.MU_MAX: (
         "The damping mu exceeded mu_max={mu_max:g}: no step from the last point "
@@ -543,14 +544,105 @@ def stop_line(n_iter, seconds, loss, message, detail=""):
             f"{loss:.6g}: {message}")
 
 
-def at_machine_precision(predicted_decrease, loss):
+def at_machine_precision(predicted_decrease, loss, endgame=False):
     """Whether a step's predicted decrease of the loss is lost in its rounding.
 
-    Both in the same units. A step predicted to change the loss by less than a
-    few units in the last place cannot be told from no step: the method has
-    converged, however small the gradient looks in absolute terms.
+    Both in the same units. Comparing the loss before and after such a step
+    tells nothing: the difference of two losses is accurate to a few units in
+    the last place of the loss, whatever the step. It does not follow that
+    the method has converged. Near a minimum the loss is quadratic in the
+    distance to it, so a decrease at the loss's resolution ``eps * loss``
+    leaves the parameters about ``sqrt(eps)`` (relative) from the minimum,
+    half their digits; such a step is judged by the gradient instead
+    (:func:`lowers_gradient`).
+
+    ``endgame=True`` widens the resolution to ``sqrt(eps)`` of the loss: once a
+    trial at a point was judged by the gradient and rejected, the point is
+    near a minimum, and the loss's own rounding may be far coarser than
+    ``eps`` (residuals that are small differences of large numbers), so that
+    the loss would judge the next, less damped trials by their rounding.
     """
-    return predicted_decrease <= 8.0 * np.finfo(np.float64).eps * abs(loss)
+    eps = np.finfo(np.float64).eps
+    resolution = math.sqrt(eps) if endgame else LOSS_RESOLUTION * eps
+    return predicted_decrease <= resolution * abs(loss)
+
+
+#: A loss is taken to be known to this many units in its last place (sums
+#: of squares of a few thousand residuals, and the residuals' own rounding).
+LOSS_RESOLUTION = 8.0
+
+
+def loss_and_Jtr(problem, x):
+    """``(loss, J^T r)`` at ``x``: the gradient of half the sum of squares.
+
+    From the problem's gradient of the loss (``2 J^T r / scale``: one
+    backward pass for an MLP), or from its normal equations where it has no
+    gradient. No difference of losses enters it, so it stays accurate where
+    losses cannot be told apart: near a minimum it is exact to the rounding
+    of ``J^T r`` itself, the accuracy of a least-squares solution.
+    """
+    try:
+        loss, grad = problem.gradient(x)
+    except NotImplementedError:
+        loss, _, Jtr = problem.normal_equations(x)
+        return loss, Jtr
+    return loss, grad * (0.5 * problem.scale)
+
+
+def decrement(xp, Jtr, solve):
+    """``J^T r . M^-1 J^T r`` for the damped normal matrix ``M`` that ``solve`` inverts.
+
+    The decrease of the sum of squares a Newton step on the model ``M``
+    would bring: the size of the gradient in the metric of the curvature.
+    ``solve(v) -> M^-1 v`` (or None: NaN is returned).
+    """
+    if not all_finite(xp, Jtr):
+        return math.nan
+    v = solve(Jtr)
+    return math.nan if v is None else float(xp.vdot(Jtr, v))
+
+
+def lowers_gradient(loss, loss_new, decrement_old, decrement_new):
+    """Whether a trial too small for the loss to judge is an improvement.
+
+    ``decrement_old`` and ``decrement_new`` are :func:`decrement` at the
+    current and at the trial point, with the same ``M`` (the system the step
+    was solved with): the trial improves when the decrement falls to
+    :data:`SHRINK` of its value at the current point. Measured
+    with ``M^-1``, each direction of the gradient counts as much as the loss
+    it stands for: in the plain norm the rounding of ``J^T r`` along the
+    stiff directions (of size ``eps ||J|| ||r||``, fresh at every point)
+    would hide the progress along the flat ones, and an ill-conditioned fit
+    would stop ``cond(J)^2 eps`` from its solution. For a linear problem
+    every damped step lowers the decrement exactly, so the iteration goes on
+    until the gradient is rounding: as close to the least-squares solution as
+    a direct solver gets, not ``sqrt(eps)`` from it.
+
+    The loss itself only vetoes a rise of more than ``sqrt(eps)`` (relative):
+    a step predicted to change it by less than its rounding cannot change it
+    more unless the model is wrong, while its rounding may reach far beyond
+    ``eps`` (residuals that are small differences of large numbers: 1e-4 of
+    the data's scale leaves the loss ~1e-12 of rounding). A veto on any rise
+    at all would stop such a fit at random, up to ``sqrt(eps)`` from its
+    solution; so in this endgame the loss curve may stay level or move within
+    the loss's rounding, where above it every accepted step lowers the loss.
+    """
+    if not (math.isfinite(loss_new) and math.isfinite(decrement_new)):
+        return False
+    if loss_new - loss > math.sqrt(np.finfo(np.float64).eps) * abs(loss):
+        return False
+    return decrement_new <= SHRINK * decrement_old
+
+
+#: A trial judged by the gradient must shrink the decrement to this fraction.
+#: A step of the model near its minimum does much better (by
+#: ``(mu / (s^2 + mu))^2`` along each direction of curvature ``s^2``: nearly
+#: to 0 once ``mu`` is small); two roundings of the gradient rarely differ
+#: so much. With a mere decrease, noise alone would pass half the trials,
+#: and on a degenerate problem (a valley of minima, as an over-sized network
+#: has) the iteration would wander along the valley for as long as
+#: ``max_iter`` allows.
+SHRINK = 0.25
 
 
 def norm(xp, v):

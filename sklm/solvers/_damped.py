@@ -30,7 +30,14 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._sklearn_compat import Interval, StrOptions
-from ._base import RANDOM_STATE, Status, at_machine_precision
+from ._base import (
+    RANDOM_STATE,
+    Status,
+    at_machine_precision,
+    decrement,
+    loss_and_Jtr,
+    lowers_gradient,
+)
 
 #: Values of the damped solvers' ``linear_solver`` option.
 LINEAR_SOLVERS = ("auto", "dense", "cg")
@@ -276,14 +283,22 @@ class CGSystem:
         pass
 
 
+#: After a rejection judged by the gradient, ``mu`` is lowered down to this
+#: fraction of ``mu_floor`` (1e-12 of the largest diagonal entry for the dense
+#: step): ``mu`` then changes ``J^T J + mu D`` by less than its rounding.
+UNDAMPED = 1e-6
+
+
 def damped_step(problem, x, loss, system, mu, nu, *, update, mu_increase,
-                mu_decrease, mu_max, mu_floor, accelerate=None, evaluate=None):
+                mu_decrease, mu_max, mu_floor, accelerate=None, evaluate=None,
+                evaluate_gradient=None):
     """Trial steps from ``x`` until one lowers the loss.
 
     Parameters
     ----------
     system : DenseSystem or CGSystem
-        The damped linear system at ``x``; closed on every way out.
+        The damped linear system at ``x``; closed on every way out. Its
+        right-hand side is ``-J^T r`` at ``x``.
     update : callable
         ``update(mu, nu, accepted, rho, mu_increase, mu_decrease) -> (mu, nu)``.
     mu_floor : float
@@ -295,16 +310,48 @@ def damped_step(problem, x, loss, system, mu, nu, *, update, mu_increase,
     evaluate : callable or None
         The loss at a trial point (default ``problem.loss``); the caller may
         compute more there, to reuse if the trial is accepted.
+    evaluate_gradient : callable or None
+        ``(loss, J^T r)`` at a trial point, for the trials whose predicted
+        decrease is below the loss's rounding (default: ``evaluate`` and
+        :func:`~sklm.solvers._base.loss_and_Jtr`).
 
     Returns
     -------
     status, x_new, mu, nu
-        ``status`` None and the accepted point, or CONVERGED (no step is
-        representable, or its predicted decrease is lost in rounding) or
-        MU_MAX, with ``x_new`` None.
+        ``status`` None and the accepted point, or CONVERGED or MU_MAX, with
+        ``x_new`` None.
+
+    Notes
+    -----
+    A trial whose predicted decrease is above the rounding of the loss is
+    judged by the loss (its gain ratio drives ``mu``). Below it, the loss
+    cannot tell a good step from a bad one, and near a minimum with a non-zero
+    residual this happens while the parameters still hold only half their
+    digits: such a trial is judged by the gradient (:func:`lowers_gradient`),
+    without geodesic acceleration, and, accepted, counts as a gain ratio of 1
+    (the quadratic model is exact to within the loss's rounding at that
+    scale). A rejected one may have been too damped for its progress to show
+    through the gradient's rounding (a damped step barely moves along the
+    directions of little curvature), so ``mu`` is lowered tenfold and the step
+    tried again, down to :data:`UNDAMPED` times ``mu_floor`` (where the step is
+    the model's own), each judged by the gradient while its predicted decrease
+    is below ``sqrt(eps)`` of the loss (``at_machine_precision(...,
+    endgame=True)``): the run has CONVERGED when none of these is accepted, or
+    when one of them grows long enough for the loss to judge and raises it. It
+    has also converged when no step is representable (``x + step == x``). A
+    run of rejections judged by the loss that takes ``mu`` past ``mu_max`` is
+    MU_MAX.
     """
     xp = problem.backend.xp
     evaluate = evaluate or problem.loss
+    if evaluate_gradient is None:
+        # (the loss from the same computation as the other trials': the one
+        # an MLP's gradient pass returns may differ from it in the last place)
+        def evaluate_gradient(point):
+            return evaluate(point), loss_and_Jtr(problem, point)[1]
+    S = loss * problem.scale  # the sum of squares at x
+    probing = False  # lowering mu after a rejection judged by the gradient
+    previous = None  # the last trial's step
     try:
         while True:
             step = system.solve(mu)
@@ -314,18 +361,36 @@ def damped_step(problem, x, loss, system, mu, nu, *, update, mu_increase,
                 # decrease of the sum of squares that the quadratic model predicts
                 predicted = system.predicted(step, mu)
                 x_new = x + step
-                if (not bool(xp.any(x_new != x))
-                        or at_machine_precision(predicted, loss * problem.scale)):
-                    # Nothing left to gain in floating point: a minimum to
-                    # machine precision (trainlm would raise mu to mu_max here).
+                if not bool(xp.any(x_new != x)) or (
+                        probing and previous is not None and bool(xp.array_equal(step, previous))):
+                    # no representable step (or, lowering mu, no other step):
+                    # a minimum to machine precision
                     return Status.CONVERGED, None, mu, nu
-                if accelerate is not None:
-                    x_new = accelerate(step, system, x_new)
-                loss_new = evaluate(x_new)
-                if math.isfinite(loss_new) and loss_new < loss:
-                    accepted = True
-                    actual = (loss - loss_new) * problem.scale
-                    rho = actual / predicted if predicted > 0 else 1.0
+                previous = step
+                if at_machine_precision(predicted, S, endgame=probing):
+                    # (no acceleration: its finite difference of the residuals
+                    # along a step this short is rounding, not curvature)
+                    loss_new, Jtr_new = evaluate_gradient(x_new)
+                    if not lowers_gradient(loss, loss_new, float(xp.vdot(step, system.neg_b)),
+                                           decrement(xp, Jtr_new, system.solve_again)):
+                        if mu <= UNDAMPED * mu_floor:
+                            return Status.CONVERGED, None, mu, nu
+                        probing = True
+                        mu = max(0.1 * mu, UNDAMPED * mu_floor)
+                        continue
+                    accepted, rho = True, 1.0
+                else:
+                    if accelerate is not None:
+                        x_new = accelerate(step, system, x_new)
+                    loss_new = evaluate(x_new)
+                    if math.isfinite(loss_new) and loss_new < loss:
+                        accepted = True
+                        actual = (loss - loss_new) * problem.scale
+                        rho = actual / predicted
+            if probing and not accepted:
+                # a less damped step than the one the gradient rejected: too
+                # long for the model (or no positive definite system)
+                return Status.CONVERGED, None, mu, nu
             mu, nu = update(mu, nu, accepted, rho, mu_increase, mu_decrease)
             if accepted:
                 return None, x_new, mu, nu

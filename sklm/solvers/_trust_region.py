@@ -23,6 +23,12 @@ step where ``rho >= 1e-4``. The solver's geodesic acceleration (its
 the gain ratio compares the actual decrease with the one predicted for the
 velocity ``p``.
 
+A trial whose predicted decrease is below the rounding of the loss is judged
+by the size of the gradient instead, as in :func:`~sklm.solvers._damped.damped_step`:
+a rejected one is tried again in a ten times larger region (less damped)
+until the step is Gauss-Newton's or long enough for the loss to judge; if
+none of these is accepted the point is a minimum to machine precision.
+
 The state carried from one iteration to the next is :class:`TrustRegion`.
 """
 
@@ -31,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import Status, at_machine_precision
+from ._base import Status, at_machine_precision, decrement, loss_and_Jtr, lowers_gradient
 from ._damped import DenseSystem
 
 __all__ = ["TrustRegion", "trust_region_step"]
@@ -221,9 +227,10 @@ def trust_region_step(problem, x, loss, JtJ, Jtr, tr, *, accelerate=None):
     -------
     status, x_new
         ``status`` None and the accepted point, or CONVERGED (no step is
-        representable, or its predicted decrease is lost in rounding) or
-        MU_MAX (no trial in :data:`MAX_TRIALS` lowered the loss), with
-        ``x_new`` None.
+        representable, or none lowers the loss measurably and none of those
+        below the loss's resolution lowers the gradient: see
+        :func:`~sklm.solvers._damped.damped_step`) or MU_MAX (no trial in
+        :data:`MAX_TRIALS` lowered the loss), with ``x_new`` None.
     """
     backend = problem.backend
     xp = backend.xp
@@ -236,6 +243,7 @@ def trust_region_step(problem, x, loss, JtJ, Jtr, tr, *, accelerate=None):
     if gnorm == 0.0:
         return Status.CONVERGED, None
     system = _Damped(backend, JtJ, Jtr, D2)
+    probing = False  # enlarging the region after a rejection judged by the gradient
     try:
         for _ in range(MAX_TRIALS):
             p, pnorm, lam = lmpar(system, tr.delta, tr.lam, gnorm)
@@ -251,33 +259,59 @@ def trust_region_step(problem, x, loss, JtJ, Jtr, tr, *, accelerate=None):
             # and the directional derivative MINPACK's radius update uses
             gp = float(xp.vdot(Jtr, p))
             predicted = -gp + lam * pnorm * pnorm
-            if not bool(xp.any(x_new != x)) or at_machine_precision(predicted, S):
-                return Status.CONVERGED, None
-            if accelerate is not None:
-                x_new = accelerate(p, system, x_new, D2)
-            loss_new = problem.loss(x_new)
-            finite = math.isfinite(loss_new)
-            actual = (loss - loss_new) * problem.scale if finite else -math.inf
-            rho = actual / predicted if predicted > 0 else (1.0 if actual > 0 else -1.0)
-            if rho <= 0.25:
-                if finite and actual >= 0:
-                    temp = 0.5
-                else:
-                    # MINPACK: the step that a quadratic through the actual
-                    # decrease along p would have made (relative units)
-                    dirder = gp / S  # negative
-                    actred = actual / S if finite else -1.0
-                    denominator = dirder + 0.5 * actred
-                    temp = 0.5 * dirder / denominator if denominator < 0 else 0.1
-                if not finite or loss_new >= 100.0 * loss or not temp >= 0.1:
-                    temp = 0.1
-                tr.delta = temp * min(tr.delta, pnorm / 0.1)
-                tr.lam /= temp
-            elif lam == 0.0 or rho >= 0.75:
-                tr.delta = pnorm / 0.5
-                tr.lam *= 0.5
-            if rho >= ACCEPT and finite and loss_new < loss:
-                return None, x_new
+            if not bool(xp.any(x_new != x)):
+                return Status.CONVERGED, None  # no representable step
+            if at_machine_precision(predicted, S, endgame=probing):
+                # The loss cannot resolve this step: the gradient judges it
+                # (lowers_gradient), without acceleration (along a step this
+                # short its finite difference of the residuals is rounding),
+                # as damped_step does. Accepted, the model was as good as
+                # exact (rho = 1: the region grows).
+                loss_new, Jtr_new = problem.loss(x_new), loss_and_Jtr(problem, x_new)[1]
+                if lowers_gradient(loss, loss_new, -gp,
+                                   decrement(xp, Jtr_new, system.solve_again)):
+                    tr.delta = pnorm / 0.5
+                    tr.lam *= 0.5
+                    return None, x_new
+                if lam == 0.0:
+                    # the model's own step fails to lower the gradient: a
+                    # minimum to machine precision
+                    return Status.CONVERGED, None
+                # a damped step may be too short for its progress to show
+                # through the gradient's rounding: a larger region, less damping
+                probing = True
+                tr.delta = 10.0 * pnorm
+                tr.lam *= 0.1
+            else:
+                if accelerate is not None:
+                    x_new = accelerate(p, system, x_new, D2)
+                loss_new = problem.loss(x_new)
+                finite = math.isfinite(loss_new)
+                actual = (loss - loss_new) * problem.scale if finite else -math.inf
+                rho = actual / predicted
+                if rho <= 0.25:
+                    if finite and actual >= 0:
+                        temp = 0.5
+                    else:
+                        # MINPACK: the step that a quadratic through the actual
+                        # decrease along p would have made (relative units)
+                        dirder = gp / S  # negative
+                        actred = actual / S if finite else -1.0
+                        denominator = dirder + 0.5 * actred
+                        temp = 0.5 * dirder / denominator if denominator < 0 else 0.1
+                    if not finite or loss_new >= 100.0 * loss or not temp >= 0.1:
+                        temp = 0.1
+                    tr.delta = temp * min(tr.delta, pnorm / 0.1)
+                    tr.lam /= temp
+                elif lam == 0.0 or rho >= 0.75:
+                    tr.delta = pnorm / 0.5
+                    tr.lam *= 0.5
+                if rho >= ACCEPT and finite and loss_new < loss:
+                    return None, x_new
+                if probing:
+                    # a longer step than the one the gradient rejected, and too
+                    # long for the model
+                    return Status.CONVERGED, None
             if tr.delta <= 1e-15 * max(xnorm, _DWARF):
                 return Status.CONVERGED, None
         return Status.MU_MAX, None

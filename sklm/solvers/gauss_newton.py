@@ -17,6 +17,15 @@ acts only when the full step fails:
   halved steps in a row that barely lower the loss stop the run with
   STALLED, a failure (Levenberg-Marquardt is the remedy).
 
+Near a minimum a step may change the loss by less than its rounding while
+still moving the parameters in the last half of their digits: such a step
+(full or halved) is judged by the gradient instead, taken if it shrinks the
+gradient's size ``J^T r . (J^T J)^-1 J^T r``
+(:func:`~sklm.solvers._base.lowers_gradient`); one that does not marks a
+minimum to machine precision (CONVERGED), and so does a full step the loss
+rejects when the gradient rejects it too. A linear problem therefore ends as
+close to its least-squares solution as a direct solver's.
+
 Each accepted point's normal equations pass through
 ``problem.after_accepted_step`` (see :mod:`sklm.solvers.lm`).
 
@@ -31,7 +40,17 @@ from dataclasses import dataclass
 from numbers import Integral
 
 from .._sklearn_compat import Interval
-from ._base import IterationInfo, Solver, Status, all_finite, at_machine_precision, norm
+from ._base import (
+    IterationInfo,
+    Solver,
+    Status,
+    all_finite,
+    at_machine_precision,
+    decrement,
+    loss_and_Jtr,
+    lowers_gradient,
+    norm,
+)
 
 __all__ = ["GaussNewton"]
 
@@ -79,36 +98,63 @@ class GaussNewton(Solver):
             return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
         neg_Jtr = -state.Jtr
         step = backend.cholesky_solve(state.JtJ, neg_Jtr)
+
+        def solve(rhs):
+            return backend.cholesky_solve(state.JtJ, rhs)
+
         if step is None:
             if not self.safeguard:
                 return IterationInfo(iteration, state.x, state.loss, status=Status.SINGULAR)
             step = backend.lstsq(state.JtJ, neg_Jtr)
-        x_new = state.x + step
+
+            def solve(rhs):
+                return backend.lstsq(state.JtJ, rhs)
+
         # decrease of ||r||^2 the linearised model predicts for the full step
+        # (for the step times t it predicts t (2 - t) times as much)
         predicted = float(backend.xp.vdot(step, neg_Jtr))
-        if at_machine_precision(abs(predicted), state.loss * problem.scale):
-            return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
-        if self.safeguard and predicted < 0:
+        S = state.loss * problem.scale
+        if self.safeguard and predicted < 0 and not at_machine_precision(-predicted, S):
             # An uphill step: J^T J is not positive semi-definite (a broken
-            # normal matrix from the problem). No halving of it can help, and
-            # the tiny-decrease test above must not call this convergence.
+            # normal matrix from the problem). No halving of it can help.
             return IterationInfo(iteration, state.x, state.loss, status=Status.STEP_FAILED)
-        loss_new = problem.loss(x_new)
         halvings = 0
-        if self.safeguard:
-            while not (math.isfinite(loss_new) and loss_new < state.loss):
-                halvings += 1
-                if halvings > self.max_halvings:
+        while True:
+            x_new = state.x + step
+            if not bool(backend.xp.any(x_new != state.x)):
+                # no representable step (the full one, or halved to nothing)
+                return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
+            t = 0.5**halvings
+            if at_machine_precision(abs(t * (2.0 - t) * predicted), S):
+                # The loss cannot resolve this step (it may still move the
+                # parameters in their last half of digits): the gradient
+                # judges it, and a step that does not lower it marks the minimum.
+                loss_new, Jtr_new = problem.loss(x_new), loss_and_Jtr(problem, x_new)[1]
+                if lowers_gradient(state.loss, loss_new, abs(predicted),
+                                   decrement(backend.xp, Jtr_new, solve)):
+                    break
+                return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
+            loss_new = problem.loss(x_new)
+            if not self.safeguard:
+                if not math.isfinite(loss_new):
                     return IterationInfo(iteration, state.x, state.loss,
-                                         status=Status.STEP_FAILED)
-                step = step * 0.5
-                x_new = state.x + step
-                if not bool(backend.xp.any(x_new != state.x)):
-                    return IterationInfo(iteration, state.x, state.loss,
-                                         status=Status.CONVERGED)
-                loss_new = problem.loss(x_new)
-        elif not math.isfinite(loss_new):
-            return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
+                                         status=Status.NON_FINITE)
+                break
+            if math.isfinite(loss_new) and loss_new < state.loss:
+                break
+            if halvings == 0 and at_machine_precision(abs(predicted), S, endgame=True):
+                # Near a minimum the loss's own rounding may exceed eps (the
+                # residuals cancel): the full step it rejects may still be the
+                # better one, and a halved step cannot shrink the gradient as
+                # a full one does.
+                Jtr_new = loss_and_Jtr(problem, x_new)[1]
+                if lowers_gradient(state.loss, loss_new, abs(predicted),
+                                   decrement(backend.xp, Jtr_new, solve)):
+                    break
+            halvings += 1
+            if halvings > self.max_halvings:
+                return IterationInfo(iteration, state.x, state.loss, status=Status.STEP_FAILED)
+            step = step * 0.5
         state.loss, state.JtJ, state.Jtr = problem.after_accepted_step(
             x_new, *problem.normal_equations(x_new))
         state.x = x_new

@@ -333,15 +333,18 @@ class LevenbergMarquardt(Solver):
                                           state.last_step)
         trial = {}
 
-        def evaluate(x):
+        def evaluate_gradient(x):
             trial["loss"], trial["Jtr"] = self._matrix_free.loss_and_Jtr(problem, x)
-            return trial["loss"]
+            return trial["loss"], trial["Jtr"]
+
+        def evaluate(x):
+            return evaluate_gradient(x)[0]
 
         status, x_new, mu, nu = damped_step(
             problem, state.x, state.loss, system, max(state.mu, floor), state.nu,
             update=MU_UPDATES[self.mu_update], mu_increase=self.mu_increase,
             mu_decrease=self.mu_decrease, mu_max=self.mu_max, mu_floor=floor,
-            evaluate=evaluate)
+            evaluate=evaluate, evaluate_gradient=evaluate_gradient)
         if status is not None:
             if status == Status.MU_MAX:
                 state.mu = mu
