@@ -79,7 +79,9 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         ``hess`` not callable.
     ValueError
         An empty or non-finite ``x0``; ``fun`` returning None, an empty or not
-        1-D array, or changing its length.
+        1-D array, or changing its length; ``fun``, ``jac`` or ``hess``
+        returning complex values, or ``jac`` or ``hess`` returning None or an
+        array of another shape than ``(m, n)`` or ``(n, n)``.
 
     Notes
     -----
@@ -127,7 +129,57 @@ def least_squares(fun, x0, jac=None, hess=None, *, solver="lm", goal=0.0, max_it
         raise ValueError("x0 is empty: there are no parameters to fit.")
     if not np.isfinite(x0).all():
         raise ValueError("x0 contains NaN or infinity.")
-    problem = FunctionProblem(fun, x0, jac=jac, hess=hess, backend=be)
+    shapes = {}  # (m, n) once the problem knows m, for jac's and hess's checks
+    problem = FunctionProblem(_checked(fun, "fun", shapes), x0,
+                              jac=_checked(jac, "jac", shapes),
+                              hess=_checked(hess, "hess", shapes), backend=be)
+    shapes.update(jac=(problem.n_residuals, problem.n_params),
+                  hess=(problem.n_params, problem.n_params))
     result = cls(**options).run(problem, be.asarray(x0))
     result.x = be.to_numpy(result.x)
     return result
+
+
+#: What each user function returns, in its error messages.
+_RETURNS = {"fun": "the residuals, a 1-D array", "jac": "the Jacobian, an array of shape (m, n)",
+            "hess": "the Hessian of the loss, an array of shape (n, n)"}
+
+
+def _checked(f, name, shapes):
+    """``f`` with its value checked as it comes back, before NumPy converts it.
+
+    The conversion to float64 would turn complex values into their real parts
+    (with only NumPy's ComplexWarning), and ``atleast_2d`` a Jacobian of shape
+    ``(m,)`` into ``(1, m)``: refused here, in the user's terms, with the
+    shape the function returned. ``shapes[name]`` is the shape ``jac`` and
+    ``hess`` must return (set once the residuals' length is known); ``f``
+    not callable is left to :class:`~sklm._problem.FunctionProblem` to refuse.
+    """
+    if not callable(f):
+        return f
+
+    def checked(x):
+        value = f(x)  # (an error inside f is the user's, and propagates as is)
+        if value is None:
+            raise ValueError(f"{name} returned None: it must return {_RETURNS[name]} of "
+                             "real numbers.")
+        if np.iscomplexobj(value):
+            raise ValueError(
+                f"{name} returned complex values (dtype {np.asarray(to_host(value)).dtype}): "
+                "least_squares minimises the squares of real residuals. For a complex "
+                "residual r, return np.concatenate([r.real, r.imag]) (and the Jacobian's "
+                "real and imaginary parts stacked likewise)."
+            )
+        expected = shapes.get(name)
+        shape = getattr(value, "shape", None)
+        if shape is None:
+            shape = np.shape(value)
+        if expected is not None and tuple(shape) != expected and not (
+                name == "jac" and expected[0] == 1 and tuple(shape) == expected[1:]):
+            # (one residual: a Jacobian row of shape (n,) is taken as (1, n))
+            symbols = "(m, n)" if name == "jac" else "(n, n)"
+            raise ValueError(f"{name} must return an array of shape {symbols} = "
+                             f"{expected}; got shape {tuple(shape)}.")
+        return value
+
+    return checked

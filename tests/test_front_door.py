@@ -158,6 +158,48 @@ def test_least_squares_fun_that_is_no_function_or_returns_nothing_is_named():
         least_squares(buggy, [0.0])
 
 
+#: 20 residuals, one parameter: ``fun(p) = p T20 - 1`` below.
+T20 = np.linspace(0.0, 1.0, 20)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(fun=lambda p: (p[0] * T20 - 1.0).astype(complex)), "fun returned complex values"),
+    (dict(jac=lambda p: T20[:, None] + 0j), "jac returned complex values"),
+    (dict(hess=lambda p: np.eye(1, dtype=complex), solver="newton"),
+     "hess returned complex values"),
+])
+def test_least_squares_refuses_complex_values(kwargs, match):
+    # NumPy alone would drop the imaginary parts with a ComplexWarning
+    kwargs = dict(dict(fun=lambda p: p[0] * T20 - 1.0), **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning before the error
+        with pytest.raises(ValueError, match=match):
+            least_squares(x0=[0.5], **kwargs)
+
+
+@pytest.mark.parametrize("jac, says", [
+    (lambda p: T20, r"jac must return an array of shape \(m, n\) = \(20, 1\); got shape \(20,\)"),
+    (lambda p: np.ones((1, 1)), r"\(m, n\) = \(20, 1\); got shape \(1, 1\)"),
+    (lambda p: None, "jac returned None"),
+])
+def test_least_squares_names_the_shape_jac_returned(jac, says):
+    with pytest.raises(ValueError, match=says):
+        least_squares(lambda p: p[0] * T20 - 1.0, [0.5], jac=jac)
+
+
+def test_least_squares_names_the_shape_hess_returned():
+    with pytest.raises(ValueError, match="hess returned None"):
+        least_squares(lambda p: p[0] * T20 - 1.0, [0.5], hess=lambda p: None, solver="newton")
+    with pytest.raises(ValueError, match=r"\(n, n\) = \(1, 1\); got shape \(1,\)"):
+        least_squares(lambda p: p[0] * T20 - 1.0, [0.5], hess=lambda p: np.ones(1),
+                      solver="newton")
+
+
+def test_least_squares_takes_one_residuals_jacobian_as_a_row():
+    res = least_squares(lambda p: np.array([p[0] - 1.0]), [0.0], jac=lambda p: np.ones(1))
+    np.testing.assert_allclose(res.x, [1.0])
+
+
 def test_least_squares_residual_changing_length_is_a_clear_error():
     calls = [0]
 
