@@ -180,6 +180,38 @@ def _layer_sizes(text):
     return tuple(int(p) for p in parts)
 
 
+def _solver_names(text):
+    """An argparse type: comma-separated solver names, at least one, each known."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"expected one or more solvers separated by commas, from {', '.join(SOLVERS)}; "
+            f"got {text!r}")
+    unknown = [name for name in names if name not in SOLVERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown solver(s) {', '.join(unknown)}; choose from {', '.join(SOLVERS)}")
+    return names
+
+
+def _unwritable_format(path):
+    """Why matplotlib cannot write a figure to ``path``'s extension, or None.
+
+    None too where matplotlib is missing (the demo then draws no figure) or
+    the path has no extension (matplotlib writes its default format, PNG).
+    """
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase  # noqa: PLC0415
+    except ImportError:
+        return None
+    extension = os.path.splitext(path)[1][1:].lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if not extension or extension in formats:
+        return None
+    return (f"matplotlib cannot write .{extension} files; name a file ending in one of "
+            f"{', '.join('.' + f for f in sorted(formats))} (e.g. sklm-demo.png)")
+
+
 def build_parser(parser=None):
     parser = parser or argparse.ArgumentParser(prog="python -m sklm demo")
     parser.description = (
@@ -194,7 +226,7 @@ def build_parser(parser=None):
     parser.add_argument("--hidden", type=_layer_sizes, default=(10,),
                         help="hidden layer sizes, comma separated, e.g. 12,10,8 "
                         "(default: 10)")
-    parser.add_argument("--solvers", default=",".join(DEFAULT_SOLVERS),
+    parser.add_argument("--solvers", type=_solver_names, default=",".join(DEFAULT_SOLVERS),
                         help=f"comma-separated solvers, from {', '.join(SOLVERS)} "
                         f"(default: {','.join(DEFAULT_SOLVERS)})")
     parser.add_argument("--max-iter", action="append", metavar="[SOLVER=]N",
@@ -220,12 +252,7 @@ def build_parser(parser=None):
 
 def main(args):
     """Run the demo from parsed command-line ``args``; return an exit code."""
-    solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
-    unknown = [s for s in solvers if s not in SOLVERS]
-    if unknown:
-        print(f"error: unknown solver(s) {', '.join(unknown)}; choose from "
-              f"{', '.join(SOLVERS)}.", file=sys.stderr)
-        return 2
+    solvers = args.solvers
     try:
         max_iter = _parse_max_iter(args.max_iter, solvers)
     except ValueError as exc:
@@ -236,6 +263,12 @@ def main(args):
         # said before the fits, not after them
         why = "no folder" if not os.path.isdir(folder) else "no permission to write in"
         print(f"error: cannot write the figure to {args.output}: {why} {folder}.",
+              file=sys.stderr)
+        return 2
+    unwritable = None if args.no_plot else _unwritable_format(args.output)
+    if unwritable:
+        # said before the fits, not after them (savefig would raise there)
+        print(f"error: cannot write the figure to {args.output}: {unwritable}.",
               file=sys.stderr)
         return 2
     try:
