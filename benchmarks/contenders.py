@@ -9,6 +9,7 @@ stops at the first record past its budget (so it may overrun by one
 iteration).
 """
 
+import contextlib
 import time
 
 import numpy as np
@@ -98,6 +99,45 @@ def sklm_solver(solver, **options):
     return run
 
 
+class _Traced:
+    """A solver callback that records each iteration, then asks the fit's own."""
+
+    def __init__(self, run, inner, mlp, rec, count):
+        self.run, self.inner, self.mlp, self.rec, self.count = run, inner, mlp, rec, count
+
+    @property
+    def stop_message(self):
+        return getattr(self.inner, "stop_message", None)
+
+    def __call__(self, info):
+        self.count[0] += 1
+        x = np.asarray(self.run.backend.to_numpy(info.x))
+        stop = self.rec.record(self.run.source.norm.to_user(self.mlp, x), self.count[0])
+        if self.inner is not None:
+            stop = bool(self.inner(info)) or stop
+        return stop
+
+
+@contextlib.contextmanager
+def traced_options(mlp, rec, count):
+    """Every solver run of a fit (the sample stages', all rows', the noise-free one)
+    records its iterations in ``rec``: the driver's options wrap their callback."""
+    from sklm import _driver  # noqa: PLC0415
+
+    original = _driver._Run.options
+
+    def options(self, **kw):
+        made = original(self, **kw)
+        made["callback"] = _Traced(self, made.get("callback"), mlp, rec, count)
+        return made
+
+    _driver._Run.options = options
+    try:
+        yield
+    finally:
+        _driver._Run.options = original
+
+
 def sklm_estimator(**params):
     """``LMRegressor`` with its defaults (all of its plan: normalisation, growing sample).
 
@@ -114,23 +154,9 @@ def sklm_estimator(**params):
         rec = None
 
         class Recorded(LMRegressor):
-            def _solver_options(self, monitor, rng, data):
-                options = super()._solver_options(monitor, rng, data)
-
-                def callback(info):
-                    count[0] += 1
-                    stop = rec.record(data.to_user(mlp, info.x), count[0])
-                    if monitor is not None:
-                        stop = bool(monitor(info)) or stop
-                    return stop
-
-                options["callback"] = callback
-                return options
-
-            def _warm_up(self, stages, holdout, problem_on, options, x, carry, monitor, start):
-                # the stages' watch calls the recording callback as its monitor
-                return super()._warm_up(stages, holdout, problem_on, options, x, carry,
-                                        options["callback"], start)
+            def _fit_source(self, *args, **kw):
+                with traced_options(mlp, rec, count):
+                    return super()._fit_source(*args, **kw)
 
         # (params may override these: benchmarks.counts bounds max_iter)
         model = Recorded(bp.hidden, **{**dict(random_state=seed, tol=0.0, min_grad=0.0,

@@ -51,11 +51,13 @@ def run(problem, seeds, iterations, variants, budget):
     for seed in seeds:
         for name, params in variants:
             # keys "tr.NAME" set the trust region's module constants (experiments),
-            # and "bayes.NAME" those of sklm._bayes
-            from sklm import _bayes  # noqa: PLC0415
+            # "bayes.NAME", "driver.NAME" and "plan.NAME" those of sklm._bayes,
+            # sklm._driver and sklm._plan
+            from sklm import _bayes, _driver, _plan  # noqa: PLC0415
             from sklm.solvers import _trust_region  # noqa: PLC0415
 
-            modules = {"tr": _trust_region, "bayes": _bayes}
+            modules = {"tr": _trust_region, "bayes": _bayes, "driver": _driver,
+                       "plan": _plan}
             consts = {tuple(k.split(".", 1)): v for k, v in params.items() if "." in k}
             saved = {key: getattr(modules[key[0]], key[1]) for key in consts}
             for (mod, const), v in consts.items():

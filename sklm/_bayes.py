@@ -55,14 +55,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._mlp import MLP, chunk_bounds
-from ._sampling import MIN_ROWS
 
-__all__ = ["BAYES_SOLVERS", "BayesianPrecisions", "Posterior", "UncertaintyWarning",
-           "evidence_update", "inverse_root", "inverse_trace", "posterior", "predictive_std",
-           "resolve_regularisation"]
-
-#: The solvers that call ``after_accepted_step`` with the normal equations.
-BAYES_SOLVERS = ("lm", "gauss-newton")
+__all__ = ["BayesianPrecisions", "Posterior", "UncertaintyWarning", "evidence_update",
+           "inverse_root", "inverse_trace", "posterior", "predictive_std", "reestimate"]
 
 #: The first penalty of a Bayesian fit, relative: the loss starts as the mean
 #: squared error (of the normalised targets) plus ``INITIAL_PENALTY *
@@ -77,69 +72,13 @@ INITIAL_PENALTY = 1e-3
 
 #: Noise variance, relative to the targets' variance, below which Bayesian
 #: regularisation deems the data noise-free and early stopping defers its
-#: stop: a noise sd under 0.1% of the targets' (docs/benchmarks.md, "Noisy
+#: stop: a noise sd under 0.1% of the targets' (docs: design notes, "Noisy
 #: data and the defaults").
 NOISE_FREE_LEVEL = 1e-6
-
-
-#: ``early_stopping='auto'`` holds out a validation set for Bayesian fits of
-#: at least this many rows (10 validation rows at the default fraction).
-AUTO_EARLY_STOPPING_MIN_SAMPLES = 100
-
-
-#: ``alpha='auto'`` is Bayesian regularisation below this many rows: where the
-#: estimator's growing sample takes over (sklm._sampling.MIN_ROWS), the
-#: evidence's O(n_params^3) re-estimation after every step costs more than a
-#: sample's step (on `wide`, 1e5 x 8 with 1,377 parameters, 1e-3 at 40 s
-#: instead of 1.2 s), and 70 rows a parameter leave little noise to over-fit.
-AUTO_BAYES_MAX_SAMPLES = MIN_ROWS
-
-
-#: ``alpha='auto'`` is Bayesian regularisation from this many rows on. With
-#: fewer errors than that the evidence cannot tell the signal from the noise:
-#: on 10 rows of a smooth 2-D function (2-2-1 to 2-30-1, 8 starts each) it
-#: settled on a constant (pruned every parameter) in 7 of 32 fits without
-#: noise and 31 of 32 with, test R^2 -0.58 and -0.09 (median) against 0.60
-#: and 0.44 without a penalty; on 15 noisy rows it led, 0.38 against -0.22,
-#: and on 20, 0.85 against -0.03 (docs/benchmarks.md, "Tiny data").
-AUTO_BAYES_MIN_SAMPLES = 15
 
 #: A Bayesian fit with fewer effective parameters than this has pruned every
 #: parameter: the network predicts a constant (the estimator warns).
 PRUNED_EFFECTIVE_PARAMS = 1.0
-
-
-def resolve_regularisation(alpha, early_stopping, solver, n_samples, matrix_free=False,
-                           n_observations=None):
-    """``(bayes, early_stopping)`` that the estimator's 'auto' options stand for.
-
-    ``alpha='auto'`` is Bayesian regularisation for the solvers that support
-    it (:data:`BAYES_SOLVERS`) on :data:`AUTO_BAYES_MIN_SAMPLES` rows or more
-    and fewer than :data:`AUTO_BAYES_MAX_SAMPLES`, and no penalty otherwise;
-    ``early_stopping='auto'`` is on for a Bayesian fit of at least
-    :data:`AUTO_EARLY_STOPPING_MIN_SAMPLES` rows, off otherwise (``n_samples``
-    counts the rows of positive weight; ``n_observations``, what the evidence
-    counts, the sum of the weights in the problem's unit, weighs against
-    :data:`AUTO_BAYES_MIN_SAMPLES`, so that integer weights stay repeated
-    rows). Why: docs/benchmarks.md, "Noisy data and the defaults", "Time to
-    precision on 1e5 rows" and "Tiny data". A
-    ``matrix_free`` fit has no ``J^T J`` to re-estimate the penalty from:
-    'auto' is no penalty there, and 'bayes' an error.
-    """
-    if isinstance(alpha, str) and alpha == "bayes" and solver not in BAYES_SOLVERS:
-        raise ValueError(f"alpha='bayes' needs solver='lm' or 'gauss-newton'; got "
-                         f"solver={solver!r}. Use a number for alpha.")
-    if isinstance(alpha, str) and alpha == "bayes" and matrix_free:
-        raise ValueError("alpha='bayes' needs the normal matrix J^T J, which the matrix-free "
-                         "step (linear_solver='cg') never forms. Use linear_solver='dense' "
-                         "(networks of a few thousand parameters) or a number for alpha.")
-    n_observations = n_samples if n_observations is None else n_observations
-    bayes = (isinstance(alpha, str) and solver in BAYES_SOLVERS and not matrix_free
-             and (alpha == "bayes" or (n_observations >= AUTO_BAYES_MIN_SAMPLES
-                                       and n_samples < AUTO_BAYES_MAX_SAMPLES)))
-    if isinstance(early_stopping, str):  # 'auto'
-        early_stopping = bayes and n_samples >= AUTO_EARLY_STOPPING_MIN_SAMPLES
-    return bayes, bool(early_stopping)
 
 
 class UncertaintyWarning(UserWarning):
@@ -279,49 +218,38 @@ class BayesianPrecisions:
         self.initial = self.penalty
         self.initial_relative = INITIAL_PENALTY
 
-    def fitted(self, problem, best, estimator, loss_unit, continuing):
-        """Store the curves on ``estimator`` and set the problem's penalty for the posterior.
+    def fitted(self, problem, best):
+        """``(penalty, gamma)`` of the parameters returned; the problem takes that penalty.
 
         ``best`` is the accepted step whose parameters are returned (early
         stopping's best iteration; None: the last): its re-estimated penalty
-        is the fitted one.
+        is the fitted one, the posterior's.
         """
         last = len(self.penalty_curve) if best is None else best
         penalty = self.penalty_at(last, self.initial)
+        gamma = self.gamma_curve[last - 1] if last > 0 else None
         current = problem.penalty
         # (the same penalty set again would void the solver's last J^T J, which
         # the posterior reuses at the final point)
         if current is None or not bool((current == penalty).all()):
-            problem._set_penalty(np.full(problem.n_weights, penalty))
+            problem._set_penalty(problem.xp.full(problem.n_weights, penalty))
+        return penalty, gamma
 
-        def previous(name):
-            return list(getattr(estimator, name, None) or []) if continuing else []
-
-        estimator.alpha_curve_ = previous("alpha_curve_") + self.alpha_curve
-        estimator.beta_curve_ = previous("beta_curve_") + [b / loss_unit
-                                                          for b in self.beta_curve]
-        estimator.effective_params_curve_ = (previous("effective_params_curve_")
-                                             + self.gamma_curve)
-        estimator._bayes_penalty = penalty
-
-    def noise_free_test(self, Y, w):
+    def noise_free_test(self, variance, level=None):
         """``test() -> bool``: whether the latest noise estimate says noise-free.
 
-        True when ``1 / beta`` (of the problem's targets ``Y`` with weights
-        ``w``, the normalised training part) is below
-        :data:`NOISE_FREE_LEVEL` times their weighted variance: then there is
-        no noise to overfit, and early stopping defers its stop (a plateau of
-        the validation loss on noise-free data is not overfitting).
+        True when ``1 / beta`` is below ``level`` (default
+        :data:`NOISE_FREE_LEVEL`) times the training targets' weighted
+        ``variance`` (the problem's units): then there is no noise to overfit,
+        and early stopping defers its stop (a plateau of the validation loss
+        on noise-free data is not overfitting).
         """
-        w = np.asarray(w, dtype=np.float64)[:, None]
-        Y = np.asarray(Y, dtype=np.float64)
-        mean = (w * Y).sum(axis=0) / w.sum()
-        variance = float((w * (Y - mean) ** 2).sum() / (w.sum() * Y.shape[1]))
+        level = NOISE_FREE_LEVEL if level is None else level
 
         def test():
             if not self.beta_curve or not variance > 0:
                 return False
-            return 1.0 / self.beta_curve[-1] < NOISE_FREE_LEVEL * variance
+            return 1.0 / self.beta_curve[-1] < level * variance
 
         return test
 
@@ -340,6 +268,51 @@ class BayesianPrecisions:
     def penalty_at(self, iteration, initial):
         """The penalty re-estimated at accepted step ``iteration`` (0: ``initial``)."""
         return self.penalty_curve[iteration - 1] if iteration > 0 else initial
+
+
+def reestimate(problem, x, loss, JtJ, Jtr):
+    """MacKay's update of a problem's penalty at an accepted point ``x``.
+
+    From ``J^T J`` (with the current penalty), the weights' ``||W||^2`` and the
+    data's sum of squares, a new penalty ``p``; ``J^T J``, ``J^T r`` and the
+    loss are shifted to it in place, at ``O(n)`` cost, so the solver continues
+    on the new objective without a new Jacobian. ``problem`` is an
+    :class:`~sklm._problem.MLPProblem` or a sum of them on a cluster: it has
+    ``evidence``, ``penalty``, ``_weight_idx``, ``n_weights``, ``scale``,
+    ``data_sse`` and ``_set_penalty``.
+    """
+    xp = problem.xp
+    idx = problem._weight_idx
+    evidence = problem.evidence
+    # Under Bayesian regularisation every parameter has the one penalty
+    # p (idx is all of them): p tr_W(A^-1) = p tr(A^-1), and the trace
+    # needs no eigenvectors (inverse_root + trace_over gave the same).
+    trace, rank, how = inverse_trace(problem.backend, JtJ)
+    W = x[idx]
+    E_W = float(xp.vdot(W, W))
+    if how == "non-finite":
+        alpha = beta = gamma = math.nan
+        new = None
+    else:
+        p_tr = float(evidence.penalty) * trace
+        # in the rescaled weights' units (weight_unit 1 for ordinary ones:
+        # integer weights count as repeated rows; weights of extreme mean,
+        # rescaled, count as relative weights of mean about 1)
+        alpha, beta, gamma, new = evidence_update(
+            p_tr, rank, problem.data_sse(x), E_W, problem.scale, problem.n_weights)
+    old = evidence.penalty
+    evidence.record(alpha, beta, gamma, new, how)
+    if new is not None:
+        delta = new - old
+        JtJ[idx, idx] += delta
+        Jtr[idx] += delta * W
+        loss = loss + delta * E_W / problem.scale
+        last = problem._last_normal
+        problem._set_penalty(xp.full(problem.n_weights, new))
+        if last is not None and last[1] is JtJ:
+            # shifted in place to the new penalty
+            problem._last_normal = (last[0], JtJ, problem._penalty_version)
+    return loss, JtJ, Jtr
 
 
 def trace_over(F, idx, xp, weights=None):

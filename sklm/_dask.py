@@ -54,18 +54,22 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         f"DataFrames, dask[dataframe]). ({exc})"
     ) from exc
 
-from sklearn.utils import check_random_state
-
 from ._backend import get_backend
+from ._bayes import reestimate
+from ._data import (
+    check_split_weights,
+    chunk_rows,
+    counts_of,
+    split_rows,
+    target_variance,
+    weighted_target_sums,
+)
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
-from ._multistart import initial_params
 from ._normalisation import Normalisation
-from ._problem import MLPProblem, Problem, weight_unit_of
-from ._warnings import warn
-from .solvers import SOLVERS
+from ._problem import GaussNewtonOperator, MLPProblem, Problem, weight_unit_of
 
-__all__ = ["DaskProblem", "fit", "predict"]
+__all__ = ["DaskProblem", "DaskSource", "predict"]
 
 
 # --------------------------------------------------------------------- inputs
@@ -117,21 +121,18 @@ def _client():
 
 
 # ------------------------------------------------------------ block tasks
-def _prepare_block(X, y, w, index, split):
-    """Validate one block; split it into training and validation rows.
-
-    ``split`` is None or ``(seed, fraction)``: the block's validation rows are
-    ``round(fraction * rows)`` drawn by ``RandomState([seed, index])``, so
-    the split is deterministic and does not depend on where the block lives.
-    Returns ``(X, Y, w, X_val, Y_val, w_val)`` (validation parts None without
-    a split).
-    """
-    X = np.asarray(X, dtype=np.float64)
+def _validate_block(X, y, w):
+    """One block as float64 ``(X, Y, w)``, checked as the in-memory fit checks its input."""
+    X, Y = np.asarray(X), np.asarray(y)
+    for name, v in (("X", X), ("y", Y)):
+        if v.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has dtype {v.dtype}. "
+                             "Fit the real and imaginary parts as separate columns.")
+        if v.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be numeric for a regressor; got dtype {v.dtype}.")
+    X = X.astype(np.float64)
     if X.ndim != 2:
         raise ValueError(f"Expected 2-D X blocks; got {X.ndim} dimensions.")
-    Y = np.asarray(y)
-    if Y.dtype.kind not in "biuf":
-        raise ValueError(f"y must be numeric for a regressor; got dtype {Y.dtype}.")
     Y = Y.astype(np.float64)
     Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
     w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
@@ -140,25 +141,43 @@ def _prepare_block(X, y, w, index, split):
             raise ValueError(f"Input {name} contains NaN or infinity.")
     if (w < 0).any():
         raise ValueError("Negative values in sample_weight are not allowed.")
-    if split is None:
+    return X, Y, w
+
+
+def _count_block(part):
+    X, Y, w = part
+    return X.shape[0], int(np.count_nonzero(w)), float(w.sum())
+
+
+def _split_block(part, validation):
+    """``(X, Y, w, X_val, Y_val, w_val)``: the block's rows, ``validation`` (its
+    local indices, sorted; None: no split) held out, the rest in order."""
+    X, Y, w = part
+    if validation is None:
         return X, Y, w, None, None, None
-    seed, fraction = split
-    n = X.shape[0]
-    n_val = int(math.floor(fraction * n + 0.5))
-    order = np.random.RandomState([seed, index]).permutation(n)
-    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    return X[train], Y[train], w[train], X[val], Y[val], w[val]
+    train = np.ones(X.shape[0], dtype=bool)
+    train[validation] = False
+    return X[train], Y[train], w[train], X[validation], Y[validation], w[validation]
 
 
 def _summary(part):
     X, Y, w, _, _, w_val = part
     return {
-        "rows": X.shape[0], "features": X.shape[1], "outputs": Y.shape[1],
-        "sum_w": float(w.sum()),
-        "val_rows": 0 if w_val is None else w_val.shape[0],
+        "rows": X.shape[0], "sum_w": float(w.sum()),
         "val_sum_w": 0.0 if w_val is None else float(w_val.sum()),
+        "val_rows": 0 if w_val is None else w_val.shape[0],
         "x_max": float(np.abs(X).max(initial=0.0)), "y_max": float(np.abs(Y).max(initial=0.0)),
     }
+
+
+def _take_rows(part, local, norm):
+    """The block's training rows ``local`` (sorted), normalised: ``(X, Y, w)``."""
+    X, Y = norm.transform(part[0][local], part[1][local])
+    return X, Y, part[2][local]
+
+
+def _target_sums(part, norm):
+    return weighted_target_sums((part[1] - norm.y_shift) / norm.y_scale, part[2])
 
 
 # The passes of _normalisation._mean_and_rms, over the rows of positive weight.
@@ -215,15 +234,14 @@ def _sizeof_block(block):
     return int(p.Xt.nbytes + p.Yt.nbytes + 2 * p.w.nbytes)
 
 
-def _build_problem(part, mlp, norm, unit, dtype, chunk_size, backend_name):
+def _build_problem(part, mlp, norm, unit, dtype, chunk_size, backend_name, matrix_free):
     X, Y = norm.transform(part[0], part[1])
     backend = get_backend(backend_name)
-    chunk = chunk_size or backend.chunk_rows(
-        row_bytes=np.dtype(dtype).itemsize * mlp.n_params * Y.shape[1], n_rows=X.shape[0])
+    chunk = chunk_size or chunk_rows(backend, mlp, X.shape[0], Y.shape[1], dtype, matrix_free)
     # scale=1: the block's loss is its weighted sum of squares; the whole
     # data's penalty and scale are applied once, by DaskProblem.
     return _Block(MLPProblem(mlp, X, Y, part[2], 0.0, backend, chunk, dtype=dtype,
-                             weight_unit=unit, scale=1.0))
+                             weight_unit=unit, scale=1.0, matrix_free=matrix_free))
 
 
 def _host(block, a):
@@ -456,18 +474,29 @@ class _Vector:
 class DaskProblem(Problem):
     """The sum of one :class:`~sklm._problem.MLPProblem` per block, plus the penalty.
 
+    The penalty, and its re-estimation by Bayesian regularisation, are the
+    in-memory problem's (the same attributes, :func:`sklm._bayes.reestimate`),
+    applied once to the blocks' sums on the client.
+
     Parameters
     ----------
     client : distributed.Client
     blocks : list of Future
         One ``_Block`` per row block, on the workers.
-    n_params : int
+    mlp : MLP
+    n_samples : int
+        Training rows (the matrix-free step draws its curvature rows from them).
     scale : float
         The whole data's ``k * sum(w)`` (weights divided by their unit).
     penalty : ndarray or None
         The per-weight ``alpha * k / unit`` of :class:`MLPProblem`; None: none.
-    weight_idx : ndarray of int
-        The weights' positions in the parameter vector.
+    evidence : BayesianPrecisions or None
+    rows : callable
+        ``rows(indices) -> (X, Y, w)``: training rows gathered to the client,
+        normalised (the matrix-free step's curvature sample).
+    unit : float
+        The weights' unit (see :func:`sklm._problem.weight_unit_of`).
+    dtype : str
 
     Attributes
     ----------
@@ -475,20 +504,41 @@ class DaskProblem(Problem):
         Places the tasks and counts what they move.
     """
 
-    def __init__(self, client, blocks, n_params, scale, penalty, weight_idx):
+    def __init__(self, client, blocks, mlp, n_samples, scale, penalty, evidence, rows, unit,
+                 dtype):
         self.runner = _BlockRunner(client, blocks)
-        self.n_params = n_params
+        self.mlp = mlp
+        self.n_params = mlp.n_params
+        self.n_samples = n_samples
+        self.n_outputs = mlp.n_outputs
         self.scale = float(scale)
         self.backend = get_backend("numpy")
         self.xp = np
-        self.n_samples = None  # first-order solvers take full batches
-        self.penalty = penalty
-        self._sqrt_penalty = None if penalty is None else np.sqrt(penalty)
+        self.dtype = dtype
+        self._rows = rows
+        self._unit = unit
+        self.evidence = evidence
+        weight_idx = np.flatnonzero(mlp.weight_mask())
+        if evidence is not None:
+            # every parameter under the prior, as in MLPProblem
+            weight_idx = np.arange(mlp.n_params)
+            if evidence.penalty is None:
+                evidence.penalty = evidence.initial = evidence.initial_relative * self.scale
+            penalty = np.full(weight_idx.shape[0], float(evidence.penalty))
         self._weight_idx = weight_idx
+        self.n_weights = int(weight_idx.shape[0])
+        self._last_normal = None
+        self._last_sse = None
+        self._set_penalty(penalty)
 
     @property
     def blocks(self):
         return self.runner.blocks
+
+    def _set_penalty(self, penalty):
+        self.penalty = None if penalty is None else np.asarray(penalty, dtype=np.float64)
+        self._sqrt_penalty = None if penalty is None else np.sqrt(self.penalty)
+        self._penalty_version = getattr(self, "_penalty_version", 0) + 1
 
     def _map(self, fn, *args):
         """``fn(block, *args)`` next to every block; the results in block order."""
@@ -502,6 +552,7 @@ class DaskProblem(Problem):
             part = part if isinstance(part, tuple) else (part,)
             total = part if total is None else tuple(a + b for a, b in zip(total, part))
         sse, *sums = total
+        self._last_sse = (x.copy(), float(sse))
         return (float(sse) + self._penalty_sse(x)) / self.scale, sums
 
     def _penalty_sse(self, x):
@@ -514,13 +565,41 @@ class DaskProblem(Problem):
     def loss(self, x):
         return self._summed(_task_loss, x)[0]
 
+    def data_sse(self, x):
+        """The data's weighted sum of squared errors at ``x`` (no penalty)."""
+        last = self._last_sse
+        if last is not None and np.array_equal(last[0], x):
+            return last[1]
+        self._summed(_task_loss, x)
+        return self._last_sse[1]
+
     def normal_equations(self, x):
         loss, (JtJ, Jtr) = self._summed(_task_normal_equations, x)
         if self.penalty is not None:
             idx = self._weight_idx
             JtJ[idx, idx] += self.penalty
             Jtr[idx] += self.penalty * x[idx]
+        self._last_normal = (x.copy(), JtJ, self._penalty_version)
         return loss, JtJ, Jtr
+
+    def has_normal_matrix_at(self, x):
+        last = self._last_normal
+        return (last is not None and last[2] == self._penalty_version
+                and np.array_equal(last[0], x))
+
+    def normal_matrix(self, x):
+        """``J^T J`` at ``x`` with the current penalty (the last one when it is there)."""
+        if self.has_normal_matrix_at(x):
+            return self._last_normal[1]
+        return self.normal_equations(x)[1]
+
+    def after_accepted_step(self, x, loss, JtJ, Jtr):
+        if self.evidence is None:
+            return loss, JtJ, Jtr
+        return reestimate(self, x, loss, JtJ, Jtr)
+
+    def release(self):
+        """Nothing to drop: the blocks' caches live on the workers."""
 
     def gradient(self, x, batch=None):
         if batch is not None:
@@ -542,6 +621,31 @@ class DaskProblem(Problem):
         H *= 1.0 / self.scale
         g *= 1.0 / self.scale
         return loss, g, H
+
+    def gauss_newton_operator(self, x, rows=None):
+        """``J^T J`` products on training rows gathered to the client (all: ``rows`` None).
+
+        The products of the in-memory problem on the same rows, in the same
+        order: the rows' own problem (the whole data's weight unit, no
+        penalty) scaled to the whole data, then the penalty's share.
+        """
+        take = np.arange(self.n_samples) if rows is None else np.asarray(rows)
+        X, Y, w = self._rows(take)
+        sample = MLPProblem(self.mlp, X, Y, w, 0.0, self.backend, max(len(take), 1),
+                            dtype=self.dtype, weight_unit=self._unit, scale=1.0)
+        inner = sample.gauss_newton_operator(x, None if rows is None else np.arange(len(take)))
+        factor = 1.0 if rows is None else self.n_samples / len(take)
+
+        def scaled(out, v):
+            if factor != 1.0:
+                out *= factor
+            if self.penalty is not None:
+                idx = self._weight_idx
+                out[idx] += self.penalty if v is None else self.penalty * v[idx]
+            return out
+
+        return GaussNewtonOperator(lambda v: scaled(inner.product(v), v),
+                                   lambda: scaled(inner.diagonal(), None))
 
     def _tail(self, v):
         return None if self.penalty is None else self._sqrt_penalty * v[self._weight_idx]
@@ -580,7 +684,7 @@ class DaskValidationMonitor(ValidationMonitor):
         return self._scores(float(rss.sum()), rss)
 
 
-# ---------------------------------------------------------------- fit
+# ------------------------------------------------------------ statistics
 def _normalisation(client, parts, inputs, targets, n_features, n_outputs):
     """:meth:`Normalisation.fit` over the blocks (the same passes, summed)."""
     def gather(fn, *args):
@@ -616,6 +720,7 @@ def _normalisation(client, parts, inputs, targets, n_features, n_outputs):
     return Normalisation(x_shift, x_scale, y_shift, y_scale)
 
 
+# ------------------------------------------------------------------ source
 def _inputs(est, X, y, sample_weight, continuing):
     """``X``, ``Y`` and ``w`` as Dask arrays on ``X``'s row blocks; sets ``n_features_in_``."""
     X, names = _as_dask_array(X, "X")
@@ -641,187 +746,189 @@ def _inputs(est, X, y, sample_weight, continuing):
     return X, Y, w
 
 
-class _Prepared:
-    """The blocks, validated and split on the workers, and their totals.
+class DaskSource:
+    """Training data in the blocks of Dask collections, on a ``distributed`` cluster.
 
-    Attributes
-    ----------
-    parts : list of Future
-        Per block ``(X, Y, w, X_val, Y_val, w_val)``.
-    summaries : list of dict
-        Per block: rows, weight sums, largest magnitudes (see ``_summary``).
-    n_train, sum_w : int, float
-        Training rows and their total weight.
+    The interface of :class:`sklm._data.InMemorySource`: the counts, the
+    split and the normalisation are reductions over the blocks, computed
+    where they live; the problem of all rows is a :class:`DaskProblem`; rows
+    asked for by index (the growing sample's stages, the matrix-free step's
+    curvature sample) are gathered to the client, once per :meth:`hold`.
+    The same ``random_state`` holds out the same rows as in memory
+    (:func:`sklm._data.split_rows` over the whole data), and the training
+    rows keep their order, so the fits agree to round-off.
     """
 
-    def __init__(self, client, X, Y, w, split):
+    kind = "dask"
+
+    def __init__(self, estimator, X, y, sample_weight, continuing):
+        self.client = _client()
+        X, Y, w = _inputs(estimator, X, y, sample_weight, continuing)
+        self.n_features = X.shape[1]
+        self.n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
+        self._block_rows = [int(c) for c in X.chunks[0]]
         x_blocks = X.to_delayed().ravel()
         y_blocks = Y.to_delayed().ravel()
         w_blocks = [None] * len(x_blocks) if w is None else w.to_delayed().ravel()
-        self.parts = client.compute([
-            dask.delayed(_prepare_block)(xb, yb, wb, i, split)
-            for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks))
-        ])
-        self.summaries = client.gather([client.submit(_summary, p) for p in self.parts])
-        self.n_train = sum(s["rows"] for s in self.summaries)
-        self.sum_w = sum(s["sum_w"] for s in self.summaries)
-        self._check(split is not None)
-
-    def _check(self, split):
-        if self.n_train < 1:
+        self._raw = self.client.compute([
+            dask.delayed(_validate_block)(xb, yb, wb)
+            for xb, yb, wb in zip(x_blocks, y_blocks, w_blocks)])
+        counts = self._gather(_count_block, self._raw)
+        n_rows = sum(c[0] for c in counts)
+        if n_rows < 1:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        if not split:
-            if not self.sum_w > 0:
-                raise ValueError("sample_weight must have a positive sum; got all zeros.")
-            return
-        n_val = sum(s["val_rows"] for s in self.summaries)
-        if n_val < 1:
-            raise ValueError(
-                "early_stopping=True needs at least one training and one validation "
-                "sample; each block holds out round(validation_fraction * rows) rows, "
-                f"which left {self.n_train} training and {n_val} validation rows. "
-                "Provide larger blocks or set early_stopping=False."
-            )
-        for name, total in (("training", self.sum_w),
-                            ("validation", sum(s["val_sum_w"] for s in self.summaries))):
-            if not total > 0:
-                raise ValueError(
-                    f"early_stopping=True left the {name} part of the data with zero "
-                    "total sample_weight. Give more rows positive weight, change "
-                    "validation_fraction or random_state, or set early_stopping=False."
-                )
+        sum_w = sum(c[2] for c in counts)
+        if not sum_w > 0:
+            raise ValueError("sample_weight must have a positive sum; got all zeros.")
+        self.counts = counts_of(n_rows, sum(c[1] for c in counts), sum_w)
+        self._held = None
+        self._runners = []
+        self._chunk_size = estimator.chunk_size
+        self._backend_name = estimator.backend
 
-    def with_rows(self, key):
+    def _gather(self, fn, parts, *args):
+        return self.client.gather([self.client.submit(fn, p, *args, pure=False)
+                                   for p in parts])
+
+    # ------------------------------------------------------------- prepare
+    def prepare(self, *, split_seed, fraction, normalize_X, normalize_y, norm=None):
+        """Hold out the validation rows (``fraction`` not None) and normalise, block by block."""
+        starts = np.cumsum([0] + self._block_rows)
+        if fraction is None:
+            local = [None] * len(self._raw)
+        else:
+            _, val = split_rows(self.counts.n_rows, fraction, split_seed)
+            local = [val[(val >= a) & (val < b)] - a for a, b in zip(starts[:-1], starts[1:])]
+        self._split(local)
+        if fraction is not None:
+            check_split_weights(sum(s["sum_w"] for s in self._summaries),
+                                sum(s["val_sum_w"] for s in self._summaries))
+        self.raw_max = (max(s["x_max"] for s in self._summaries),
+                        max(s["y_max"] for s in self._summaries))
+        self.norm = norm or _normalisation(self.client, self._with("rows"), normalize_X,
+                                           normalize_y, self.n_features, self.n_outputs)
+
+    def _split(self, local):
+        """The blocks' parts with the rows ``local`` (per block) held out; their totals."""
+        self._parts = [self.client.submit(_split_block, p, v, pure=False)
+                       for p, v in zip(self._raw, local)]
+        self._summaries = self._gather(_summary, self._parts)
+        rows = [s["rows"] for s in self._summaries]
+        self.n_samples = int(sum(rows))
+        self._train_starts = np.cumsum([0] + rows)
+        self._unit = weight_unit_of(sum(s["sum_w"] for s in self._summaries) / self.n_samples)
+
+    def fold_validation(self):
+        """Train on every row from now on (in their order), with the same normalisation."""
+        self._split([None] * len(self._raw))
+
+    def _with(self, key):
         """The parts whose training (``'rows'``) or validation (``'val_rows'``) rows exist."""
-        return [p for p, s in zip(self.parts, self.summaries) if s[key] > 0]
+        return [p for p, s in zip(self._parts, self._summaries) if s[key] > 0]
 
-    def largest(self, key):
-        return max(s[key] for s in self.summaries)
+    @property
+    def loss_unit(self):
+        return self.norm.loss_unit
 
+    # ---------------------------------------------------------------- rows
+    def rows(self, rows):
+        """Training rows ``rows`` (sorted indices) on the client, normalised: ``(X, Y, w)``."""
+        rows = np.asarray(rows)
+        if self._held is not None:
+            held, data = self._held
+            at = np.searchsorted(held, rows)
+            if np.all(at < len(held)) and np.array_equal(held[np.minimum(at, len(held) - 1)],
+                                                         rows):
+                return tuple(a[at] for a in data)
+        return self._fetch(rows)
 
-def _build(client, est, data, mlp, norm, n_outputs):
-    """The fit's :class:`DaskProblem` and, with ``early_stopping``, its monitor."""
-    # The whole data's weight unit and scale (MLPProblem's rescaling).
-    unit = weight_unit_of(data.sum_w / data.n_train)
-    train = data.with_rows("rows")
-    weight_sums = client.gather([client.submit(_weight_sum, p, unit, est.dtype, pure=False)
-                                 for p in train])
-    blocks = [client.submit(_build_problem, p, mlp, norm, unit, est.dtype, est.chunk_size,
-                            est.backend, pure=False) for p in train]
-    alpha = norm.penalty(mlp, 0.0 if isinstance(est.alpha, str) else est.alpha)
-    penalty = alpha * (n_outputs / unit) if alpha.any() else None
-    problem = DaskProblem(client, blocks, mlp.n_params, float(sum(weight_sums)) * n_outputs,
-                          penalty, np.flatnonzero(mlp.weight_mask()))
-    monitor = None
-    if est._early_stopping:
-        val_blocks = [client.submit(_ValidationBlock, p, mlp, norm, est.chunk_size,
-                                    pure=False) for p in data.with_rows("val_rows")]
-        monitor = DaskValidationMonitor(client, val_blocks, est.tol, est.n_iter_no_change,
-                                        norm.loss_unit)
-    return problem, monitor
+    def _fetch(self, rows):
+        starts = self._train_starts
+        futures = []
+        for i, part in enumerate(self._parts):
+            a, b = np.searchsorted(rows, [starts[i], starts[i + 1]])
+            if b > a:
+                futures.append(self.client.submit(_take_rows, part, rows[a:b] - starts[i],
+                                                  self.norm, pure=False))
+        pieces = self.client.gather(futures)
+        if not pieces:
+            k = self.n_outputs
+            return np.empty((0, self.n_features)), np.empty((0, k)), np.empty(0)
+        return tuple(np.concatenate([p[j] for p in pieces]) for j in range(3))
 
+    def hold(self, rows):
+        """Gather ``rows`` once; :meth:`rows` of any subset of them is then local."""
+        rows = np.unique(rows)
+        self._held = (rows, self._fetch(rows))
 
-def fit(est, X, y, sample_weight):
-    """``est.fit(X, y, sample_weight)`` for Dask collections (see the module docstring).
+    def release_held(self):
+        self._held = None
 
-    LMRegressor.fit's steps, with the data on the workers: prepare the
-    blocks, compute the normalisation, build the blocks' problems, run the
-    solver on their sum, store the result as the in-memory fit does.
-    """
-    client = _client()
-    hidden = est._validated_hidden_layer_sizes()
-    if est.alpha == "bayes":
-        raise ValueError("alpha='bayes' is not available for Dask input: give a number, "
-                         "or 'auto' (no penalty there), or fit in memory.")
-    if est.linear_solver == "cg":
-        raise ValueError("linear_solver='cg' is not available for Dask input yet: its "
-                         "products would travel to the workers dozens of times a step. "
-                         "Use 'dense' (or 'auto'), or fit in memory.")
-    # 'auto' options: no Bayesian regularisation and dense steps on Dask input,
-    # so no validation split unless asked for
-    est._matrix_free = False
-    est._early_stopping = est.early_stopping is True
-    if est.solver in ("sgd", "adam") and est.batch_size is not None:
-        warn(f"batch_size={est.batch_size!r}: on Dask input 'sgd' and 'adam' take full "
-             "batches (one step per epoch over every block); set batch_size=None to say so.",
-             UserWarning)
-    continuing = est.warm_start and hasattr(est, "coefs_")
-    X, Y, w = _inputs(est, X, y, sample_weight, continuing)
-    n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
-    # The in-memory fit's draws, in its order: initial weights, then the
-    # validation split's seed.
-    rng = check_random_state(est.random_state)
-    mlp = MLP((X.shape[1], *hidden, n_outputs), est.activation)
-    theta_init = initial_params(est, mlp, rng)
-    split = None
-    if est._early_stopping:
-        split = (rng.randint(np.iinfo(np.int32).max), est.validation_fraction)
+    # ------------------------------------------------------------ problems
+    def rows_problem(self, rows, mlp, penalty, backend, chunk, dtype, evidence=None,
+                     matrix_free=False):
+        """An in-memory :class:`MLPProblem` on the training rows ``rows``, on the client."""
+        X, Y, w = self.rows(rows)
+        return MLPProblem(mlp, X, Y, w, penalty, backend, chunk, dtype=dtype,
+                          evidence=evidence, matrix_free=matrix_free)
 
-    data = _Prepared(client, X, Y, w, split)
-    norm = _normalisation(client, data.parts, est.normalize_X, est.normalize_y,
-                          X.shape[1], n_outputs)
-    theta0 = (norm.to_solver(mlp, mlp.pack(est.coefs_, est.intercepts_)) if continuing
-              else theta_init)
-    problem, monitor = _build(client, est, data, mlp, norm, n_outputs)
-    # The blocks' problems hold what they need; their lineage keeps the parts'
-    # tasks for a rebuild, so the prepared copies of the data can go.
-    data.parts = None
-    if est.verbose:
-        print(f"LMRegressor: Dask, {len(problem.blocks)} blocks, {mlp.n_params} "
-              f"parameters, {data.n_train} training samples")
-    x0 = np.asarray(theta0, dtype=np.float64)
-    if monitor is not None:
-        monitor.start(x0)
-    shape = _Shape(data.n_train, norm)
-    solver = SOLVERS[est.solver](**est._solver_options(monitor, rng, shape))
-    result = solver.run(problem, x0)
-    runners = [problem.runner] + ([] if monitor is None else [monitor.runner])
-    est.dask_stats_ = {"blocks": len(problem.blocks),
-                       "tasks": sum(r.n_tasks for r in runners),
-                       "bytes_sent": sum(r.bytes_sent for r in runners),
-                       "bytes_received": sum(r.bytes_received for r in runners),
-                       "tasks_moved": sum(r.n_moved for r in runners)}
-    return _finish(est, mlp, shape, result, monitor, continuing, data)
+    def problem(self, mlp, penalty, backend, chunk, dtype, evidence, matrix_free):
+        """The :class:`DaskProblem` of all training rows, one block problem per part."""
+        client, unit = self.client, self._unit
+        train = self._with("rows")
+        weight_sums = self._gather(_weight_sum, train, unit, dtype)
+        blocks = [client.submit(_build_problem, p, mlp, self.norm, unit, dtype,
+                                self._chunk_size, self._backend_name, matrix_free,
+                                pure=False) for p in train]
+        alpha = np.broadcast_to(np.asarray(penalty, dtype=np.float64),
+                                (int(mlp.weight_mask().sum()),))
+        problem = DaskProblem(client, blocks, mlp, self.n_samples,
+                              float(sum(weight_sums)) * self.n_outputs,
+                              alpha * (self.n_outputs / unit) if alpha.any() else None,
+                              evidence, self.rows, unit, dtype)
+        self._runners.append(problem.runner)
+        return problem
 
+    def monitor(self, mlp, backend, chunk, tol, n_iter_no_change):
+        """Early stopping's monitor over the validation rows, which stay on the workers."""
+        parts = self._with("val_rows")
+        if not parts:
+            return None
+        blocks = [self.client.submit(_ValidationBlock, p, mlp, self.norm, self._chunk_size,
+                                     pure=False) for p in parts]
+        monitor = DaskValidationMonitor(self.client, blocks, tol, n_iter_no_change,
+                                        self.loss_unit)
+        self._runners.append(monitor.runner)
+        return monitor
 
-class _Shape:
-    """What the estimator's finish phase reads of its training data, for Dask blocks."""
+    def target_variance(self):
+        sums = self._gather(_target_sums, self._with("rows"), self.norm)
+        sum_wy = functools.reduce(np.add, [s[0] for s in sums])
+        sum_wy2 = functools.reduce(np.add, [s[1] for s in sums])
+        return target_variance(sum_wy, sum_wy2, sum(s[2] for s in sums), self.n_outputs)
 
-    def __init__(self, n_samples, norm):
-        self.n_samples = n_samples
-        self.norm = norm
-        self.loss_unit = norm.loss_unit
+    def stats(self):
+        """What the fit's tasks moved (``dask_stats_``)."""
+        runners = self._runners
+        return {"blocks": len(self._with("rows")),
+                "tasks": sum(r.n_tasks for r in runners),
+                "bytes_sent": sum(r.bytes_sent for r in runners),
+                "bytes_received": sum(r.bytes_received for r in runners),
+                "tasks_moved": sum(r.n_moved for r in runners)}
 
-    def to_user(self, mlp, theta):
-        return self.norm.to_user(mlp, theta)
-
-
-def _finish(est, mlp, shape, result, monitor, continuing, data):
-    """LMRegressor's finish phase, after the check the in-memory run makes."""
-    from ._estimator import _Kept, _Posterior, _Run  # noqa: PLC0415 - (a cycle)
-
-    if not math.isfinite(result.initial_loss):
-        raise ValueError(
-            f"The training loss at the initial parameters is not finite "
-            f"({result.initial_loss}): the inputs or targets are too large to "
-            f"square in float64 (max |X| = {data.largest('x_max'):.3g}, max |y| = "
-            f"{data.largest('y_max'):.3g}). Scale them: normalize_X=True and "
-            "normalize_y=True (the defaults)."
-        )
-    kept = _Kept(np.asarray(result.x), result.loss, result.best_iteration)
-    if monitor is not None and monitor.best_x is not None:
-        kept = _Kept(np.asarray(monitor.best_x),
-                     monitor.best_train_loss if monitor.best_iteration else result.initial_loss,
-                     monitor.best_iteration)
-    run = _Run(result, result, [shape.n_samples] * result.n_iter, monitor,
-               f"dask ({est.backend})", kept, False, _Posterior(None, None, None))
-    est._finish(mlp, shape, run, continuing)
-    return est
-
+    def close(self):
+        """Let the blocks' data go (their problems keep what they need)."""
+        self._parts = self._raw = None
+        self._held = None
 
 # ------------------------------------------------------------------ predict
 def _predict_block(X, params, activation, n_outputs):
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must be a real numeric array; got dtype {X.dtype}.")
+    X = X.astype(np.float64)
+    if not np.isfinite(X).all():
+        raise ValueError("Input X contains NaN or infinity.")
     mlp = MLP((X.shape[1], *[W.shape[1] for W, _ in params]), activation)
     Y = mlp.predict_rows(params, X, np, 65536)
     return Y.ravel() if n_outputs == 1 else Y

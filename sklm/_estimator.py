@@ -6,39 +6,27 @@ data, splits off a validation set, picks the backend, builds the
 fitted attributes, warnings and errors.
 """
 
-import dataclasses
 import math
-import time
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__ as _version
-from . import _sampling as sampling
+from . import _driver as driver
+from . import _fitted as fitted
 from ._backend import get_backend, is_cupy_array, to_host
-from ._bayes import (
-    PRUNED_EFFECTIVE_PARAMS,
-    BayesianPrecisions,
-    UncertaintyWarning,
-    posterior,
-    predictive_std,
-    resolve_regularisation,
-)
-from ._early_stopping import ValidationMonitor
+from ._bayes import BayesianPrecisions, UncertaintyWarning, predictive_std
+from ._data import data_source, validation_seed
+from ._driver import Budget
 from ._mlp import MLP
-from ._multistart import fit_starts, initial_params, is_dask_collection
-from ._problem import MLPProblem, weight_unit_of
-from ._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
-from ._training_data import prepare_training_data
+from ._multistart import fit_starts, initial_params, is_dask_collection, start_deadline
+from ._plan import FitPlan
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._warnings import warn
-from .solvers import MESSAGES, SOLVERS, Status, option_constraints
-from .solvers._base import stop_line
-from .solvers._damped import resolve_linear_solver
+from .solvers import SOLVERS, option_constraints
 
 __all__ = ["LMRegressor"]
 
@@ -51,53 +39,14 @@ _STOPPING = ("max_iter", "tol", "n_iter_no_change", "goal", "min_grad", "max_tim
 _SOLVER_PARAMETERS = _STOPPING + tuple(
     dict.fromkeys(name for cls in SOLVERS.values() for name in cls.options))
 
-# The Gauss-Newton posterior (return_std, beta_, effective_params_) is formed
-# and kept for networks up to this size: n^2 floats (32 MB here) and O(n^3).
-_POSTERIOR_MAX_PARAMS = 2000
-
-# Rows per chunk at most on the matrix-free path (LMRegressor._chunk_rows).
-_MATRIX_FREE_CHUNK_ROWS = 4096
-
-# A fit on course to take longer than this (projected from its first
-# iterations) warns once how to bound it.
-_SLOW_FIT_SECONDS = 30.0
-
-
-class _Kept(NamedTuple):
-    """The parameters the model keeps (optimiser's units), their loss and iteration."""
-
-    theta: np.ndarray
-    loss: float
-    iteration: int
-
-
-class _Run(NamedTuple):
-    """What the run phase hands to the finish phase."""
-
-    result: object  # SolverResult, the sample stages' and the full data's chained
-    full: object  # SolverResult of the run on all the training rows
-    rows_curve: list  # training rows each iteration used
-    monitor: object  # ValidationMonitor or None
-    backend: str
-    kept: _Kept
-    one_iteration: bool  # partial_fit: reaching max_iter=1 is the plan, not a failure
-    posterior: object  # _Posterior
-
-
-class _Posterior(NamedTuple):
-    """What the finish phase needs for the precisions and ``return_std``."""
-
-    problem: object  # the MLPProblem on all the training rows
-    x: object  # the parameters kept, on the backend
-    evidence: object  # BayesianPrecisions or None
-
-
 # Bumped whenever the pickled state changes shape; see __setstate__.
 # 2: the normalize_X and normalize_y parameters (format 1 models were
 #    trained without them).
 # 3: growing_sample; t_, gradient_curve_, sample_rows_curve_, best_iteration_
 #    and the state partial_fit resumes from (older models resume afresh).
-_PICKLE_FORMAT = 3
+# 4: the posterior is formed when first needed (_posterior_slot); alpha_,
+#    beta_ and effective_params_ are read from it.
+_PICKLE_FORMAT = 4
 
 
 class LMRegressor(RegressorMixin, BaseEstimator):
@@ -191,8 +140,13 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         ``normalize_y``). Smaller than trainlm's 1e-7 because sklm's loss is
         a mean, not a sum.
     max_time : float or None, default=None
-        Wall-clock budget in seconds (trainlm's ``time``); None for no limit.
-        Reaching it is not a warning: the budget was asked for.
+        Wall-clock budget in seconds (trainlm's ``time``) for the whole call
+        to ``fit``: preparation, every stage, every start of ``n_init``, on
+        Dask as in memory. A fit returns within it plus at most one iteration;
+        a run whose single iteration is estimated (on a few rows) to exceed
+        what is left is not started, with a ``SlowFitWarning`` giving the
+        estimate. None for no limit. Reaching it is not a warning: the budget
+        was asked for.
     mu_init : float or 'auto', default='auto'
         Initial damping. A number is on the scale of ``J^T J`` of the
         weighted sum of squared errors (of the normalised problem, with the
@@ -448,16 +402,18 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         Hagan's ``alpha``), re-estimated at the parameters returned; NaN where
         the prior has pruned every weight (the estimator then warns that the
         network predicts a constant). None otherwise, and for networks of
-        more than 2,000 parameters or fits on Dask collections (no posterior
-        is formed there; ``alpha_curve_`` still records the estimates).
+        more than 2,000 parameters (no posterior is formed there;
+        ``alpha_curve_`` still records the estimates).
     beta_ : float or None
         The noise precision (``1 / sigma^2`` of an observation of unit sample
         weight, in ``y``'s units; twice Foresee & Hagan's ``beta``) at the
         parameters returned: the evidence's estimate for ``alpha='bayes'``,
         ``(n - effective_params_) / SSE`` of the training residuals otherwise
         (``n`` = outputs times the sum of the sample weights). None for 'sgd'
-        and 'adam', for networks of more than 2,000 parameters and for fits
-        on Dask collections.
+        and 'adam' and for networks of more than 2,000 parameters. Read from
+        the Gauss-Newton posterior, which is formed when first needed (this
+        attribute, ``effective_params_``, ``alpha_`` or ``return_std``) where
+        the fit did not hold its normal matrix at the parameters returned.
     effective_params_ : float or None
         The effective number of parameters ``gamma``: the number of
         parameters minus what the penalty holds at the prior (all of them
@@ -466,6 +422,18 @@ class LMRegressor(RegressorMixin, BaseEstimator):
     alpha_curve_, beta_curve_, effective_params_curve_ : list of float or None
         ``alpha='bayes'``: the estimates after each iteration (``beta`` in
         ``y``'s units). None otherwise.
+    noise_free_ : bool
+        Whether the fit found its data noise-free and acted on it: with the
+        defaults (``alpha`` and ``early_stopping`` 'auto', 'lm' with
+        ``mu_update='nielsen'``, at least two observations a parameter: an
+        interpolating network keeps its penalty, without which it has no
+        unique minimum), once the Bayesian evidence puts the noise
+        variance below a millionth of the targets' (``1 / beta`` under
+        ``1e-6`` times their variance), the fit goes on with every row (the
+        validation rows folded back in), no penalty and Moré's trust region
+        (``mu_update='more'``), the rule that fits noise-free data deepest.
+        ``validation_*`` and ``best_validation_*`` are then None, and the
+        curves of the evidence stop at the switch. False otherwise.
     best_validation_loss_ : float or None
         Validation mean squared error of the parameters returned
         (``early_stopping``).
@@ -649,7 +617,8 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training inputs (converted to float64). A Dask array or
             DataFrame is fitted where its blocks live, on the cluster of the
-            current ``distributed.Client`` (user guide, Dask page).
+            current ``distributed.Client``, with the same plan and to the
+            same model as in memory (user guide, Dask page).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets (a Dask collection with ``X``'s row blocks, or in memory).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -663,10 +632,6 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         """
         if self.n_init > 1 and not (self.warm_start and hasattr(self, "coefs_")):
             return fit_starts(self, X, y, sample_weight)  # sklm/_multistart.py
-        if is_dask_collection(X, y, sample_weight):
-            from . import _dask  # noqa: PLC0415 - Dask only for Dask input
-
-            return _dask.fit(self, X, y, sample_weight)
         return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -680,7 +645,9 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         and from the solver's state (Adam's moments, SGD's velocity, LM's and
         Newton's ``mu``), whatever ``warm_start`` says. The stopping rules do
         not apply across calls; a call ends after its one iteration, without
-        a warning unless that iteration failed.
+        a warning unless that iteration failed. ``alpha='auto'`` is no
+        penalty here: one batch is too few rows to estimate the evidence of
+        the whole stream from (``alpha='bayes'`` is refused).
 
         Parameters
         ----------
@@ -693,56 +660,50 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         self : LMRegressor
             The updated estimator.
         """
-        if self.early_stopping is True:
-            raise ValueError("partial_fit does not support early_stopping=True: one "
-                             "iteration has nothing to stop. Use fit.")
         if is_dask_collection(X, y, sample_weight):
             raise TypeError("partial_fit takes in-memory arrays; fit takes Dask collections "
                             "(and n_init random starts).")
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
+        """prepare -> plan -> run -> write, for every data source (DESIGN.md)."""
+        budget = Budget(self.max_time, deadline=start_deadline(self))
         continuing = (incremental or self.warm_start) and hasattr(self, "coefs_")
-        mlp, data, theta0, rng, bayes = self._prepare(X, y, sample_weight, continuing,
-                                                      incremental)
-        carry = self._solver_carry if incremental and continuing else None
-        stages, holdout = self._sample_plan(data, rng, fresh=not continuing and not incremental)
-        run = self._run(mlp, data, theta0, rng, incremental, carry, stages, holdout, bayes,
-                        continuing)
-        self._finish(mlp, data, run, continuing)
+        # validate_data records the input's features before the fit is done:
+        # an interrupted fit puts back what the fitted model had
+        saved = {k: v for k, v in vars(self).items()
+                 if k in ("n_features_in_", "feature_names_in_")}
+        try:
+            source = data_source(self, X, y, sample_weight, continuing)
+            try:
+                self._fit_source(source, incremental, continuing, budget)
+            finally:
+                source.close()
+        except KeyboardInterrupt:
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+            self.__dict__.update(saved)
+            raise
         return self
 
-    # ---------------------------------------------------------- 1. prepare
-    def _prepare(self, X, y, sample_weight, continuing, incremental):
-        """Validate the input; split, normalise; the network and its start.
-
-        Returns ``(mlp, data, theta0, rng, bayes)``: ``theta0`` in the
-        optimiser's units, ``data`` a :class:`~sklm._training_data.TrainingData`,
-        ``bayes`` whether ``alpha`` asks for Bayesian regularisation. Sets
-        ``_early_stopping``, what ``early_stopping`` resolves to (never on in
-        ``partial_fit``).
-        """
+    def _fit_source(self, source, incremental, continuing, budget):
+        params = self.get_params(deep=False)
         hidden = self._validated_hidden_layer_sizes()
-        X, Y, sample_weight = self._validated_data(X, y, sample_weight, continuing)
-        mlp = MLP((X.shape[1], *hidden, Y.shape[1]), self.activation)
-        if self.solver == "gauss-newton" and self.linear_solver == "cg":
-            raise ValueError("linear_solver='cg' needs solver='lm': undamped Gauss-Newton "
-                             "steps on a sampled J^T J are unstable (docs: Large networks).")
-        if self.solver == "newton" and self.linear_solver == "cg":
-            raise ValueError("linear_solver='cg' needs solver='lm': solver='newton' forms "
-                             "the exact n_params x n_params Hessian (docs: Large networks).")
-        self._matrix_free = (self.solver == "lm" and resolve_linear_solver(
-            self.linear_solver, mlp.n_params, self.mu_update) == "cg")
-        sum_w = float(np.sum(sample_weight))
-        bayes, self._early_stopping = resolve_regularisation(
-            self.alpha, self.early_stopping, self.solver, int(np.count_nonzero(sample_weight)),
-            matrix_free=self._matrix_free,
-            n_observations=sum_w / weight_unit_of(sum_w / sample_weight.shape[0]))
-        if incremental and continuing and isinstance(self.alpha, str) and self.alpha == "auto":
-            # what 'auto' meant on the first call holds for the later ones, whatever
-            # their batch's size (else the penalty comes and goes with it)
-            bayes = getattr(self, "alpha_curve_", None) is not None
-        self._early_stopping = self._early_stopping and not incremental
+        if continuing and source.n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y has {source.n_outputs} outputs but the fitted model has "
+                f"{self.n_outputs_}; fit with warm_start=False to change them.")
+        mlp = MLP((source.n_features, *hidden, source.n_outputs), self.activation)
+        plan = FitPlan.resolve(params, source.counts, mlp.n_params, incremental=incremental,
+                               continuing=continuing)
+        if source.kind == "dask" and plan.solver in ("sgd", "adam"):
+            if self.batch_size is not None:
+                warn(f"batch_size={self.batch_size!r}: on Dask input 'sgd' and 'adam' take "
+                     "full batches (one step per epoch over every block); set "
+                     "batch_size=None to say so.", UserWarning)
+            params["batch_size"] = None
+        elif plan.solver in ("sgd", "adam"):
+            self._check_batch_size(source.counts.n_rows)
         rng = check_random_state(self.random_state)
         # Drawn even when continuing, so that the draws after it (the
         # validation split, minibatch order) are those of the first fit: a
@@ -757,339 +718,31 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         # A partial_fit keeps the first call's normalisation: its solver
         # state (moments, mu) lives in those units.
         keep = incremental and continuing and getattr(self, "_normalisation", None)
-        data = prepare_training_data(
-            X, Y, sample_weight, rng=rng,
-            validation_fraction=self.validation_fraction if self._early_stopping else None,
-            normalize_X=self.normalize_X, normalize_y=self.normalize_y,
-            norm=keep or None)
-        if continuing:
-            theta0 = data.to_solver(mlp, mlp.pack(self.coefs_, self.intercepts_))
-        else:
-            theta0 = theta_init
-        return mlp, data, theta0, rng, bayes
-
-    def _validated_data(self, X, y, sample_weight, continuing):
-        """``X``, ``Y`` (2-D) and the weights as checked float64 host arrays."""
-        # CuPy inputs are validated and split on the host, then the problem
-        # moves the training rows to the device once (a single round trip).
-        X, y, sample_weight = (to_host(v) for v in (X, y, sample_weight))
-        X, y = validate_data(self, X, y, reset=not continuing, multi_output=True,
-                             y_numeric=True, dtype=np.float64)
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        if Y.dtype.kind not in "biuf":
-            # validate_data leaves string targets alone (a classifier's labels).
-            try:
-                Y = Y.astype(np.float64)
-            except ValueError as exc:
-                raise ValueError(f"y must be numeric for a regressor; {exc}.") from exc
-        Y = Y.astype(np.float64, copy=False)  # float32 y: normalised in float64 too
-        if not np.isfinite(Y).all():
-            # validate_data checks y before y_numeric converts an object array
-            # to float, so None entries arrive here as NaN.
-            raise ValueError(
-                "Input y contains NaN or infinity after conversion to float64 "
-                "(None in an object array becomes NaN). Drop or impute those rows."
-            )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                             ensure_non_negative=True)
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight must have a positive sum; got all zeros.")
-        if continuing and Y.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {Y.shape[1]} outputs but the fitted model has {self.n_outputs_}; "
-                "fit with warm_start=False to change them."
-            )
-        return X, Y, sample_weight
-
-    # -------------------------------------------------------------- 2. run
-    def _sample_plan(self, data, rng, fresh):
-        """The growing-sample warm-up's row samples and holdout (``([], None)``: none)."""
-        # (the permutation is drawn only when a plan is made: a fit without
-        # one draws exactly what it always drew)
-        if not (self.growing_sample and fresh and self.solver == "lm"):
-            return [], None
-        return sampling.sample_stages(data.n_samples, rng,
-                                      force=self.growing_sample is True)
-
-    def _run(self, mlp, data, theta0, rng, one_iteration, carry, stages, holdout, bayes,
-             continuing):
-        """Problem, monitor and solver on the backend; the solver's result.
-
-        ``one_iteration`` for ``partial_fit``; ``carry`` the solver state it
-        resumes from (None: a fresh start); ``stages`` the row samples of the
-        growing-sample warm-up (see ``_sampling``), trained on before all rows;
-        ``bayes`` for Bayesian regularisation (see ``_bayes``).
-        """
+        source.prepare(split_seed=validation_seed(rng) if plan.early_stopping else None,
+                       fraction=plan.validation_fraction, normalize_X=self.normalize_X,
+                       normalize_y=self.normalize_y, norm=keep or None)
+        theta0 = (source.norm.to_solver(mlp, mlp.pack(self.coefs_, self.intercepts_))
+                  if continuing else theta_init)
         backend = get_backend(self.backend)
         if self.verbose:
-            print(f"LMRegressor: solver {self.solver!r}, backend {backend.name}, "
-                  f"{mlp.n_params} parameters, {data.n_samples} training samples; losses "
-                  "in y's units, gradient and mu those of the normalised problem.")
-        chunk = self.chunk_size or self._chunk_rows(backend, mlp, data)
-        penalty = 0.0 if isinstance(self.alpha, str) else data.norm.penalty(mlp, self.alpha)
-        evidence = (BayesianPrecisions.start(self if continuing else None) if bayes
+            where = "Dask blocks" if source.kind == "dask" else f"backend {backend.name}"
+            print(f"LMRegressor: solver {plan.solver!r}, {where}, {mlp.n_params} parameters, "
+                  f"{source.n_samples} training samples ({plan.describe()}); losses in y's "
+                  "units, gradient and mu those of the normalised problem.")
+        evidence = (BayesianPrecisions.start(self if continuing else None) if plan.bayes
                     else None)
-
-        def problem_on(rows=None, dtype=self.dtype, evidence=evidence):
-            part = (data.X, data.Y, data.w) if rows is None else (
-                data.X[rows], data.Y[rows], data.w[rows])
-            return MLPProblem(mlp, *part, penalty, backend, chunk, dtype=dtype,
-                              evidence=evidence, matrix_free=self._matrix_free)
-
-        monitor = self._validation_monitor(mlp, data, backend, chunk, evidence)
-        x0 = backend.asarray(theta0)
-        if monitor is not None:
-            monitor.start(x0)
-        options = self._solver_options(monitor, rng, data)
-        if one_iteration:
-            options["max_iter"] = 1
-        start = time.perf_counter()
-        stage_results, x0, carry, ended = self._warm_up(stages, holdout, problem_on, options,
-                                                         x0, carry, monitor, start)
-        used = sum(r.n_iter for r in stage_results)
-        problem = problem_on()
-        if ended:
-            full = stage_results.pop()
-        else:
-            if stage_results:
-                options["max_iter"] = self.max_iter - used
-                options["max_time"] = sampling.remaining_time(self.max_time, start)
-                if monitor is not None:
-                    monitor.iteration_offset = used
-            solver = SOLVERS[self.solver](**options)
-            # (one iteration of partial_fit would close with "max_iter=1 was
-            # reached"; after the samples the line comes below, in the fit's terms)
-            solver.verbose_stop_line = not (one_iteration or stage_results)
-            full = solver.run(problem, x0, carry=carry)
-        if stage_results:
-            result = sampling.chain(stage_results + [full])
-            # quoted with the user's max_iter and max_time, not what the last
-            # run had left of them
-            result.message = SOLVERS[self.solver](
-                **self._solver_options(monitor, rng, data)).message(result.status)
-            if self.verbose:
-                print(stop_line(result.n_iter, time.perf_counter() - start,
-                                result.loss * data.loss_unit, result.message,
-                                f" ({used} on samples)"))
-        else:
-            result = full
-        rows_curve = [len(r) for r, s in zip(stages, stage_results) for _ in range(s.n_iter)]
-        rows_curve += [data.n_samples if not ended else len(stages[len(stage_results)])
-                       ] * full.n_iter
-        if not math.isfinite(result.initial_loss):
-            # Nothing was trained: rather than a warning and a random network,
-            # say which data cannot be squared in float64.
-            x_max, y_max = data.raw_max
-            raise ValueError(
-                f"The training loss at the initial parameters is not finite "
-                f"({result.initial_loss}): the inputs or targets are too large to "
-                f"square in float64 (max |X| = {x_max:.3g}, max |y| = {y_max:.3g}). "
-                "Scale them: normalize_X=True and normalize_y=True (the defaults), or "
-                "StandardScaler on X in a Pipeline and TransformedTargetRegressor for y."
-            )
-        x, kept = result.x, _Kept(None, result.loss, result.best_iteration)
-        if monitor is not None and monitor.best_x is not None:
-            # the training loss there is known: the start's, or the iteration's
-            x = monitor.best_x
-            kept = _Kept(None, monitor.best_train_loss if monitor.best_iteration
-                         else result.initial_loss, monitor.best_iteration)
-        kept = kept._replace(theta=backend.to_numpy(x))
-        return _Run(result, full, rows_curve, monitor, backend.name, kept, one_iteration,
-                    _Posterior(problem, x, evidence))
-
-    def _validation_monitor(self, mlp, data, backend, chunk, evidence):
-        """Early stopping's :class:`ValidationMonitor` (None without a validation split)."""
-        if data.validation is None:
-            return None
-        X_val, Y_val, w_val = (backend.asarray(a) for a in data.validation)
-
-        def predict_val(x):
-            return mlp.predict_rows(mlp.unpack(x), X_val, backend.xp, chunk)
-
-        monitor = ValidationMonitor(predict_val, Y_val, w_val, self.tol,
-                                    self.n_iter_no_change, backend.xp, data.loss_unit)
-        if evidence is not None:  # no stop while the evidence sees no noise
-            monitor.defer = evidence.noise_free_test(data.Y, data.w)
-        return monitor
-
-    def _chunk_rows(self, backend, mlp, data):
-        """Rows per chunk: a chunk's Jacobian, or (matrix-free) its layer outputs,
-        in the backend's working memory."""
-        itemsize = np.dtype(self.dtype).itemsize
-        if self._matrix_free:
-            # A product holds a few arrays of every layer's width per row; the
-            # cap keeps a chunk's arrays near the caches (and memory O(width)).
-            rows = backend.chunk_rows(row_bytes=8 * itemsize * sum(mlp.layer_sizes),
-                                      n_rows=data.n_samples)
-            return min(rows, _MATRIX_FREE_CHUNK_ROWS)
-        return backend.chunk_rows(row_bytes=itemsize * mlp.n_params * data.Y.shape[1],
-                                  n_rows=data.n_samples)
-
-    def _warm_up(self, stages, holdout, problem_on, options, x, carry, monitor, start):
-        """LM on each row sample in turn (float32 normal matrix): see ``_sampling``.
-
-        Returns ``(results, x, carry, ended)``: the stages' results, where the
-        full-data run starts, and whether a stage ended the whole fit (time
-        spent, interruption, non-finite values: its result is the last).
-        """
-        results = []
-        if not stages:
-            return results, x, carry, False
-        held_out = problem_on(holdout, "float64", evidence=None)
-        for rows in stages:
-            used = sum(r.n_iter for r in results)
-            if used >= self.max_iter:
-                break
-            try:
-                sample = problem_on(rows, "float32")
-                stage = dict(options, max_iter=min(sampling.STAGE_ITERATIONS,
-                                                   self.max_iter - used), verbose=0,
-                             callback=sampling.StageWatch(sample, held_out, monitor),
-                             max_time=sampling.remaining_time(self.max_time, start),
-                             slow_fit_warning=None)
-                if monitor is not None:
-                    monitor.iteration_offset = used
-                result = SOLVERS[self.solver](**stage).run(sample, x, carry=carry)
-            except KeyboardInterrupt:
-                if not results:
-                    raise  # nothing trained yet, as in any fit
-                last = results[-1]
-                results[-1] = dataclasses.replace(
-                    last, status=Status.INTERRUPTED, success=False,
-                    message=MESSAGES[Status.INTERRUPTED])
-                return results, x, carry, True
-            results.append(result)
-            x, carry = result.x, result.carry
-            if self.verbose:
-                why = ("the stage's budget" if result.status == Status.MAX_ITER
-                       else result.message)
-                print(f"Sample of {len(rows)} rows: {result.n_iter} iterations, loss "
-                      f"{result.loss * options['loss_unit']:.6g} ({why})")
-            if sampling.ends_the_fit(result):
-                return results, x, carry, True
-        return results, x, carry, False
-
-    def _solver_options(self, monitor, rng, data):
-        options = dict(
-            max_iter=self.max_iter,
-            goal=self.goal,
-            loss_unit=data.loss_unit,  # goal and verbose in y's units
-            # With a validation set, tol/n_iter_no_change judge the validation
-            # loss (the monitor), as in scikit-learn; on the training loss they
-            # only detect a stalled line search.
-            tol=self.tol,
-            stop_on_tol=monitor is None,
-            n_iter_no_change=self.n_iter_no_change,
-            min_grad=self.min_grad,
-            max_time=self.max_time,
-            callback=monitor,
-            verbose=self.verbose,
-            slow_fit_warning=_SLOW_FIT_SECONDS,
-        )
-        # Each solver names the estimator parameters it uses.
-        for name in SOLVERS[self.solver].options:
-            options[name] = rng if name == "random_state" else getattr(self, name)
-        if "linear_solver" in options:
-            options["linear_solver"] = "cg" if self._matrix_free else "dense"
-        if "batch_size" in options:
-            self._check_batch_size(data.n_samples)
-        return options
+        carry = getattr(self, "_solver_carry", None) if incremental and continuing else None
+        outcome = driver.run(plan, source, mlp, theta0, params, rng, backend=backend,
+                             carry=carry, evidence=evidence, budget=budget)
+        label = f"dask ({self.backend})" if source.kind == "dask" else backend.name
+        extra = {"dask_stats_": source.stats()} if source.kind == "dask" else None
+        fitted.write(self, plan, source, mlp, outcome, label, extra)
 
     def _check_batch_size(self, n_samples):
         size = self.batch_size
         if isinstance(size, Integral) and size > n_samples:
             warn(f"batch_size={size} is larger than the {n_samples} training samples; "
                  "it is clipped to a full batch.", UserWarning)
-
-    # ----------------------------------------------------------- 3. finish
-    def _finish(self, mlp, data, run, continuing):
-        """Parameters and curves in the user's units, fitted attributes, warnings."""
-        result, monitor, kept = run.result, run.monitor, run.kept
-        unit = data.loss_unit
-        params = mlp.unpack(data.to_user(mlp, kept.theta))
-        self.coefs_ = [W.copy() for W, _ in params]
-        self.intercepts_ = [b.copy() for _, b in params]
-        self.n_outputs_ = mlp.n_outputs
-        self.n_layers_ = mlp.n_layers + 1
-        self.out_activation_ = "identity"
-        self.backend_ = run.backend
-        self.linear_solver_ = (("cg" if self._matrix_free else "dense")
-                               if self.solver in ("lm", "gauss-newton") else None)
-        self._normalisation = data.norm
-        self._solver_carry = result.carry
-        self._status = result.status
-        if not continuing:
-            self.t_ = 0
-            self.best_loss_ = math.inf
-            self.sample_rows_curve_ = []
-            self.loss_curve_ = []
-            self.mu_curve_ = []
-            self.gradient_curve_ = []
-            self.time_curve_ = []
-            self.validation_loss_curve_ = [] if monitor is not None else None
-            self.validation_scores_ = [] if monitor is not None else None
-        before = len(self.loss_curve_)  # iterations of the earlier calls
-        self.n_iter_ = result.n_iter
-        self.t_ += sum(run.rows_curve)
-        self.sample_rows_curve_ = list(self.sample_rows_curve_) + run.rows_curve
-        # (a continued fit that kept its start holds the earlier call's kept weights)
-        self.best_iteration_ = (before + kept.iteration if kept.iteration or not continuing
-                                else getattr(self, "best_iteration_", before))
-        self.loss_curve_ = list(self.loss_curve_) + [v * unit for v in result.loss_curve]
-        self.mu_curve_ = list(self.mu_curve_) + result.mu_curve
-        self.gradient_curve_ = list(self.gradient_curve_) + result.grad_norm_curve
-        offset = self.time_curve_[-1] if continuing and self.time_curve_ else 0.0
-        self.time_curve_ = list(self.time_curve_) + [offset + t for t in result.time_curve]
-        self.loss_ = float(kept.loss) * unit
-        self.stop_reason_ = result.message
-        if monitor is not None:
-            if result.status == Status.CALLBACK:
-                restored = (f"The parameters of iteration {self.best_iteration_} (best "
-                            "validation loss) were restored." if kept.iteration
-                            else "The starting parameters, better than any iteration, "
-                            "were kept.")
-                self.stop_reason_ = f"{result.message} {restored}"
-            # (the monitor reports in y's units already)
-            self.validation_loss_curve_ = list(self.validation_loss_curve_ or []) + monitor.losses
-            self.validation_scores_ = list(self.validation_scores_ or []) + monitor.scores
-            # the score of the parameters returned (the start when no
-            # iteration beat it: see ValidationMonitor.start)
-            self.best_validation_score_ = monitor.best_score
-            self.best_validation_loss_ = monitor.best_loss
-            self.best_loss_ = None
-        else:
-            self.validation_loss_curve_ = None
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_validation_loss_ = None
-            # the lowest loss on all the training rows (the warm-up's sample
-            # losses are not comparable), the start's too: a fit that diverged
-            # from its first epoch keeps it
-            full = run.full
-            previous = self.best_loss_ if self.best_loss_ is not None else math.inf
-            self.best_loss_ = min([previous, full.initial_loss * unit]
-                                  + [v * unit for v in full.loss_curve])
-        self._set_uncertainty(run.posterior, data.norm, monitor, unit, continuing)
-        if not (run.one_iteration and result.status == Status.MAX_ITER):
-            self._warn(result, monitor)
-        self._warn_if_pruned()
-
-    def _set_uncertainty(self, post, norm, monitor, loss_unit, continuing):
-        """The precisions, effective parameters and posterior (damped solvers only)."""
-        self.alpha_ = self.beta_ = self.effective_params_ = self._posterior = None
-        if post.evidence is not None:
-            best = monitor.best_iteration if monitor is not None else None
-            post.evidence.fitted(post.problem, best, self, loss_unit, continuing)
-        # (no posterior of a fit on Dask collections: post.problem is None)
-        if (self.solver in ("lm", "gauss-newton", "newton") and post.problem is not None
-                and post.problem.n_params <= _POSTERIOR_MAX_PARAMS):
-            self._posterior = posterior(post.problem, post.x, norm, self.activation)
-            self.beta_ = self._posterior.beta / loss_unit
-            self.effective_params_ = self._posterior.gamma
-            if post.evidence is not None:
-                self.alpha_ = self._posterior.alpha
-        if post.evidence is None:
-            self.alpha_curve_ = self.beta_curve_ = self.effective_params_curve_ = None
 
     def _validated_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -1100,72 +753,33 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             )
         return tuple(int(s) for s in sizes)
 
-    def _warn(self, result, monitor):
-        """A ConvergenceWarning naming the cause of a stop that is not a success."""
-        if hasattr(self, "_start"):
-            return  # one of n_init starts: the kept one warns (sklm/_multistart.py)
-        status = result.status
-        stopped = f"Training stopped after {result.n_iter} iterations."
-        # Scaling advice only where the estimator did not scale the data itself.
-        unscaled = [name for name in ("normalize_X", "normalize_y") if not getattr(self, name)]
-        scale = (f"Scale the data ({' and '.join(f'{n}=True' for n in unscaled)}, or a "
-                 "StandardScaler). " if unscaled else "")
-        kept = ("the parameters with the best validation loss" if monitor is not None
-                else "the parameters with the lowest training loss")
-        if status == Status.MAX_ITER:
-            advice = ("Increase max_iter, or set max_time to train for a time budget."
-                      if not self._early_stopping else "Increase max_iter.")
-            msg = f"{result.message} The optimisation has not converged. {advice}"
-        elif status == Status.MU_MAX:
-            if self.dtype == "float32":
-                cause = ("With dtype='float32' the loss and its derivatives carry about "
-                         "1e-7 relative rounding, most likely what stopped the fit: use "
-                         "dtype='float64' for more digits.")
-            else:
-                cause = ("The loss cannot be lowered further from here: the fit has "
-                         "converged to the precision the damping allows, or is stuck in a "
-                         f"poor local minimum. {scale}Try another random_state, or a "
-                         "larger network.")
-            msg = f"{result.message} {stopped} {cause}"
-        elif status == Status.DIVERGED:
-            msg = (f"{result.message} {stopped} The estimator holds {kept} (iteration "
-                   f"{result.best_iteration}). {scale}Lower learning_rate_init (now "
-                   f"{self.learning_rate_init:g}).")
-        elif status == Status.NON_FINITE:
-            msg = (f"{result.message} {stopped} The estimator holds the last finite "
-                   f"parameters. Check the inputs and targets for huge values. {scale}"
-                   "Try another random_state.")
-        elif status == Status.INTERRUPTED:
-            msg = f"{result.message} {stopped} The estimator holds {kept} found so far."
-        elif status in (Status.STEP_FAILED, Status.SINGULAR, Status.STALLED):
-            msg = (f"{result.message} {stopped} The undamped step cannot make progress "
-                   f"from here. {scale}Use solver='lm': its damping shortens the step "
-                   "where the Gauss-Newton model does not hold.")
-        elif monitor is not None and monitor.best_iteration == 0 and result.n_iter > 0:
-            # (a start that meets the goal, no iteration run, is no failure to improve)
-            start = ("the warm start's parameters" if self.warm_start
-                     else "the random initial parameters (the network is untrained)")
-            msg = (f"Early stopping: no iteration improved the validation loss of the "
-                   f"starting point, so the model keeps {start}. Lower tol, raise "
-                   "n_iter_no_change or validation_fraction, or check that y depends on X.")
-        else:
-            return
-        warn(msg, ConvergenceWarning)
+    # ---------------------------------------------------------- posterior
+    def _posterior_value(self, name):
+        if "coefs_" not in vars(self):
+            raise AttributeError(f"{name} is set by fit.")
+        slot = vars(self).get("_posterior_slot")
+        post = None if slot is None else slot.get()
+        return None if post is None else post
 
-    def _warn_if_pruned(self):
-        """Warn when Bayesian regularisation has pruned every parameter."""
-        if hasattr(self, "_start") or self.alpha_curve_ is None:
-            return  # one of n_init starts (the kept one warns), or no evidence
-        gamma = self.effective_params_
-        if gamma is None or not gamma < PRUNED_EFFECTIVE_PARAMS:
-            return
-        warn(
-            f"Bayesian regularisation pruned every parameter (effective_params_ = "
-            f"{gamma:.3g}): the network predicts a constant. With this few rows for "
-            f"its {sum(W.size + b.size for W, b in zip(self.coefs_, self.intercepts_))} "
-            "parameters the evidence takes the data for noise. Use a number for alpha "
-            "(0.0: no penalty), more data or a smaller network.",
-            ConvergenceWarning)
+    @property
+    def _posterior(self):
+        """The Gauss-Newton posterior (:class:`sklm._bayes.Posterior`), formed when first read."""
+        return self._posterior_value("_posterior")
+
+    @property
+    def beta_(self):
+        post = self._posterior_value("beta_")
+        return None if post is None else post.beta / vars(self)["_posterior_slot"].loss_unit
+
+    @property
+    def effective_params_(self):
+        post = self._posterior_value("effective_params_")
+        return None if post is None else post.gamma
+
+    @property
+    def alpha_(self):
+        post = self._posterior_value("alpha_")
+        return None if post is None or self.alpha_curve_ is None else post.alpha
 
     # -------------------------------------------------------------- predict
     def predict(self, X, return_std=False):
@@ -1220,32 +834,45 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         return (Y.ravel(), std.ravel()) if self.n_outputs_ == 1 else (Y, std)
 
     def _predictive_std(self, X, backend):
-        post = getattr(self, "_posterior", None)
+        slot = vars(self).get("_posterior_slot")
         n_params = sum(W.size + b.size for W, b in zip(self.coefs_, self.intercepts_))
-        if post is None and n_params > _POSTERIOR_MAX_PARAMS:
+        if slot is None and n_params > fitted.POSTERIOR_MAX_PARAMS:
             raise ValueError(
                 f"return_std=True needs the Gauss-Newton posterior, which sklm keeps for "
-                f"networks of at most {_POSTERIOR_MAX_PARAMS} parameters (it takes "
+                f"networks of at most {fitted.POSTERIOR_MAX_PARAMS} parameters (it takes "
                 f"n_params^2 memory); this one has {n_params}."
             )
-        if post is None:
+        if slot is None:
             raise ValueError(
                 "return_std=True needs the Gauss-Newton posterior of a fit by solver "
-                "'lm', 'gauss-newton' or 'newton' on in-memory data; "
+                "'lm', 'gauss-newton' or 'newton'; "
                 + (f"this model was fitted by {self.solver!r}. Refit it with one of them."
                    if self.solver in ("sgd", "adam") else
-                   "this one has none: it was fitted on Dask collections, or by an older "
-                   "version of sklm. Refit it in memory.")
+                   "this one has none: it was fitted by an older version of sklm. Refit it.")
             )
+        post = slot.get()
+        if post is None:
+            raise ValueError(
+                "return_std=True needs the Gauss-Newton posterior, which this model "
+                "had not formed when it was pickled (it is formed when first needed, "
+                "from the training data, which a pickle does not hold). Call "
+                "predict(X, return_std=True) once before pickling, or refit.")
         if post.status != "cholesky":
             fallback = {"pseudo-inverse": "the standard deviations use the pseudo-inverse "
                         "(a lower bound where the data leave parameters undetermined)",
                         "non-finite": "the standard deviations are the noise's alone",
                         "no-noise-estimate": "the standard deviations are NaN"}[post.status]
-            warn(f"predict(return_std=True): {post.detail}; {fallback}. Use a penalty "
-                 "(alpha > 0 or alpha='bayes'), more data or a smaller network.",
+            remedy = ("Use more data or a smaller network." if self._has_penalty()
+                      else "Use a penalty (alpha > 0 or alpha='bayes'), more data or a "
+                      "smaller network.")
+            warn(f"predict(return_std=True): {post.detail}; {fallback}. {remedy}",
                  UncertaintyWarning)
         return predictive_std(post, X, backend)
+
+    def _has_penalty(self):
+        """Whether the fit had a penalty (a number above 0, or Bayesian)."""
+        return self.alpha_curve_ is not None or (not isinstance(self.alpha, str)
+                                                 and self.alpha > 0)
 
     def _validate_device_input(self, X, backend):
         """Checks of ``validate_data`` for an array that stays on the GPU."""
@@ -1334,6 +961,20 @@ class LMRegressor(RegressorMixin, BaseEstimator):
             state.setdefault("_solver_carry", {})
             state.setdefault("_normalisation", None)
         state.setdefault("n_init", 1)  # pickled before n_init existed
+        if (fmt is None or fmt < 4) and "coefs_" in state:
+            # the posterior and the values read from it were attributes
+            post = state.pop("_posterior", None)
+            beta = state.pop("beta_", None)
+            for name in ("alpha_", "effective_params_"):
+                state.pop(name, None)
+            state["_posterior_slot"] = None
+            if post is not None:
+                slot = fitted.PosteriorSlot(None, None, None, None,
+                                            post.beta / beta if beta else 1.0)
+                slot._value, slot._inputs = post, None
+                state["_posterior_slot"] = slot
+            state.setdefault("_bayes_gamma", None)
+            state.setdefault("_early_stopping", state.get("validation_scores_") is not None)
         super().__setstate__(state)
 
 

@@ -20,14 +20,16 @@ logic: :func:`initial_params` and :func:`is_dask_collection`.
 """
 
 import sys
-from types import SimpleNamespace
+import time
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-__all__ = ["fit_starts", "initial_params", "is_dask_collection"]
+from ._fitted import warn_convergence, warn_if_pruned
+
+__all__ = ["fit_starts", "initial_params", "is_dask_collection", "start_deadline"]
 
 
 def is_dask_collection(*values):
@@ -55,23 +57,41 @@ def initial_params(est, mlp, rng):
     return mlp.init_params(np.random.RandomState(start[1]), est.init)
 
 
-def _start_seeds(random_state, n_init):
-    """One seed per start (None for start 0: it uses ``random_state`` itself)."""
+def _start_seeds(random_state, n_init, deadline=None):
+    """One seed per start, made lazily (None for start 0: it uses ``random_state`` itself).
+
+    Start ``i``'s seed is drawn from its own child of one seed sequence, so a
+    huge ``n_init`` costs nothing until its starts run; none is made once
+    ``deadline`` has passed (the starts after it are not run).
+    """
     entropy = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    seeds = np.random.SeedSequence([entropy, n_init]).generate_state(n_init)
-    return [None] + [int(s) for s in seeds[1:]]
+    yield None
+    for i in range(1, n_init):
+        if deadline is not None and time.perf_counter() >= deadline:
+            return
+        child = np.random.SeedSequence(entropy, spawn_key=(n_init, i))
+        yield int(child.generate_state(1)[0])
 
 
-def _fit_start(est, X, y, sample_weight, index, seed):
-    """Fit start ``index``.
+def start_deadline(est):
+    """The deadline of the whole ``fit`` a start belongs to (None: not a start, or no budget)."""
+    start = getattr(est, "_start", None)
+    return None if start is None else start[2]
+
+
+def _fit_start(est, X, y, sample_weight, index, seed, deadline):
+    """Fit start ``index``; None when the fit's ``max_time`` was spent before it began.
 
     ``est._start`` marks the fit as one start: it draws its weights from
-    ``seed`` and keeps its convergence warning to itself (the kept start's
-    is raised once, by :func:`fit_starts`). A marker rather than
-    ``warnings.catch_warnings``, which is not thread-safe, and starts may
-    run in threads (joblib's threading backend, a Dask worker's threads).
+    ``seed``, stops by the whole fit's ``deadline``, and keeps its convergence
+    warning to itself (the kept start's is raised once, by :func:`fit_starts`).
+    A marker rather than ``warnings.catch_warnings``, which is not
+    thread-safe, and starts may run in threads (joblib's threading backend,
+    a Dask worker's threads).
     """
-    est._start = (index, seed)
+    if index > 0 and deadline is not None and time.perf_counter() >= deadline:
+        return None
+    est._start = (index, seed, deadline)
     try:
         est.fit(X, y, sample_weight)
     finally:
@@ -81,21 +101,30 @@ def _fit_start(est, X, y, sample_weight, index, seed):
 
 def criterion(est):
     """A start's score: its validation loss with early stopping, else its training loss."""
+    if est is None:
+        return np.inf  # a start the time budget left out
     value = est.best_validation_loss_ if est._early_stopping else est.loss_
     return value if np.isfinite(value) else np.inf
 
 
 def fit_starts(est, X, y, sample_weight):
-    """``est.fit`` with ``est.n_init`` starts; ``est`` takes the best start's fitted state."""
-    seeds = _start_seeds(est.random_state, est.n_init)
+    """``est.fit`` with ``est.n_init`` starts; ``est`` takes the best start's fitted state.
+
+    ``max_time`` bounds the whole fit: the starts share its deadline, and the
+    starts not begun by then are not run (``init_losses_`` lists those that
+    ran; a start begun in parallel after it is inf there).
+    """
+    deadline = None if est.max_time is None else time.perf_counter() + est.max_time
+    seeds = _start_seeds(est.random_state, est.n_init, deadline)
     template = clone(est).set_params(n_init=1)
     if is_dask_collection(X, y, sample_weight):
         # The starts share the client and its cluster; threads submit their
         # tasks side by side.
-        parallel = Parallel(n_jobs=len(seeds), backend="threading")
+        parallel = Parallel(n_jobs=min(est.n_init, 8), backend="threading")
     else:
         parallel = Parallel()
-    fitted = parallel(delayed(_fit_start)(clone(template), X, y, sample_weight, i, seed)
+    fitted = parallel(delayed(_fit_start)(clone(template), X, y, sample_weight, i, seed,
+                                          deadline)
                       for i, seed in enumerate(seeds))
     losses = [criterion(start) for start in fitted]
     best = int(np.argmin(losses))
@@ -108,8 +137,7 @@ def fit_starts(est, X, y, sample_weight):
     est.best_init_ = best
     # the kept start's ConvergenceWarning, if it has one (see _fit_start); the
     # monitor's own warning (no iteration beat the start) is not repeated
-    est._warn(SimpleNamespace(status=kept._status, n_iter=kept.n_iter_,
-                              message=kept.stop_reason_,
-                              best_iteration=kept.best_iteration_), None)
-    est._warn_if_pruned()
+    warn_convergence(est, kept._status, kept.n_iter_, kept.stop_reason_,
+                     kept.best_iteration_, None)
+    warn_if_pruned(est)
     return est

@@ -15,7 +15,6 @@ methods do not depend on the number of samples.
 """
 
 import abc
-import math
 
 import numpy as np
 
@@ -125,8 +124,8 @@ def weight_unit_of(mean_w):
     1 for ordinary weights (mean within ``2**+-20``), else the power of two
     nearest their mean.
     """
-    if 2.0**-20 <= mean_w <= 2.0**20:
-        return 1.0
+    if 2.0**-20 <= mean_w <= 2.0**20 or not mean_w > 0:
+        return 1.0  # (a mean of zero: rows that carry no weight, nothing to rescale)
     return 2.0 ** round(np.log2(mean_w))
 
 
@@ -496,10 +495,8 @@ class MLPProblem(Problem):
         ``x`` with this penalty (a solver's final point: the solvers restore
         its diagonal after damping it), else a new one.
         """
-        last = self._last_normal
-        if (last is not None and last[2] == self._penalty_version
-                and last[0].shape == x.shape and bool(self.xp.array_equal(last[0], x))):
-            return last[1]
+        if self.has_normal_matrix_at(x):
+            return self._last_normal[1]
         return self.normal_equations(x)[1]
 
     def data_sse(self, x):
@@ -512,47 +509,24 @@ class MLPProblem(Problem):
     def after_accepted_step(self, x, loss, JtJ, Jtr):
         """Bayesian regularisation: re-estimate the penalty at ``x`` (see sklm._bayes).
 
-        Without an ``evidence`` object, nothing changes. Otherwise MacKay's
-        update from ``J^T J`` (with the current penalty), the weights'
-        ``||W||^2`` and the data's sum of squares gives a new penalty ``p``;
-        ``J^T J``, ``J^T r`` and the loss are shifted to it in place, at
-        ``O(n)`` cost, so the solver continues on the new objective without
-        a new Jacobian.
+        Without an ``evidence`` object, nothing changes (see :func:`sklm._bayes.reestimate`).
         """
         if self.evidence is None:
             return loss, JtJ, Jtr
-        from ._bayes import evidence_update, inverse_trace  # noqa: PLC0415
+        from ._bayes import reestimate  # noqa: PLC0415
 
-        xp = self.xp
-        idx = self._weight_idx
-        # Under Bayesian regularisation every parameter has the one penalty
-        # p (idx is all of them): p tr_W(A^-1) = p tr(A^-1), and the trace
-        # needs no eigenvectors (inverse_root + trace_over gave the same).
-        trace, rank, how = inverse_trace(self.backend, JtJ)
-        W = x[idx]
-        E_W = float(xp.vdot(W, W))
-        if how == "non-finite":
-            alpha = beta = gamma = math.nan
-            new = None
-        else:
-            p_tr = float(self.evidence.penalty) * trace
-            # in the rescaled weights' units (weight_unit 1 for ordinary ones:
-            # integer weights count as repeated rows; weights of extreme mean,
-            # rescaled, count as relative weights of mean about 1)
-            alpha, beta, gamma, new = evidence_update(
-                p_tr, rank, self.data_sse(x), E_W, self.scale, self.n_weights)
-        old = self.evidence.penalty
-        self.evidence.record(alpha, beta, gamma, new, how)
-        if new is not None:
-            delta = new - old
-            JtJ[idx, idx] += delta
-            Jtr[idx] += delta * W
-            loss = loss + delta * E_W / self.scale
-            self._set_penalty(xp.full(self.n_weights, new))
-            if self._last_normal is not None and self._last_normal[1] is JtJ:
-                # shifted in place to the new penalty
-                self._last_normal = (self._last_normal[0], JtJ, self._penalty_version)
-        return loss, JtJ, Jtr
+        return reestimate(self, x, loss, JtJ, Jtr)
+
+    def has_normal_matrix_at(self, x):
+        """Whether :meth:`normal_matrix` at ``x`` costs no new ``J^T J``."""
+        last = self._last_normal
+        return (last is not None and last[2] == self._penalty_version
+                and last[0].shape == x.shape and bool(self.xp.array_equal(last[0], x)))
+
+    def release(self):
+        """Drop the caches (forward passes, the Jacobian buffer): keep only the data."""
+        self._cache = []
+        self._jt_buffer = self._jt_at = None
 
     def hessian(self, x):
         """``(loss, gradient, Hessian)`` of the loss, exactly.

@@ -29,35 +29,33 @@ import numpy as np
 
 from .solvers import SolverResult, Status
 
-__all__ = ["sample_stages", "StageWatch", "chain", "MIN_ROWS"]
+__all__ = ["sample_stages", "StageWatch", "chain"]
 
 FIRST_ROWS = 1_500
 GROWTH = 4
 STAGE_ITERATIONS = 15
 OVERFIT_RATIO = 1.5
 HOLDOUT_ROWS = 5_000
-#: 'auto' plans sample stages from this many training rows on.
-MIN_ROWS = 50_000
 
 # Statuses of a sample stage that end the whole fit, not just the stage.
 _FINAL = {Status.INTERRUPTED, Status.MAX_TIME, Status.NON_FINITE}
 
 
-def sample_stages(n_rows, rng, force=False):
+def sample_stages(n_rows, rng):
     """The nested row samples of the warm-up stages, and the held-out rows.
 
     Returns ``(stages, holdout)``: index arrays into the training rows, the
     samples growing by ``GROWTH`` up to half the data, the holdout (at most
-    ``HOLDOUT_ROWS``) disjoint from all of them. ``([], None)`` below
-    ``MIN_ROWS`` rows unless ``force``, and where not even ``FIRST_ROWS`` is
-    at most half the data.
+    ``HOLDOUT_ROWS``) disjoint from all of them; ``([], None)`` where not
+    even ``FIRST_ROWS`` is at most half the data. (Whether a fit has stages
+    at all is the plan's decision: sklm._plan.)
     """
     sizes = []
     size = FIRST_ROWS
     while size <= n_rows // 2:
         sizes.append(size)
         size *= GROWTH
-    if not sizes or (n_rows < MIN_ROWS and not force):
+    if not sizes:
         return [], None
     order = rng.permutation(n_rows)
     holdout = min(HOLDOUT_ROWS, n_rows - sizes[-1])

@@ -374,8 +374,7 @@ def test_monitor_defers_its_stop_while_asked():
 
 def test_noise_free_test_reads_the_latest_noise_estimate():
     evidence = BayesianPrecisions(penalty=1.0)
-    Y = np.array([[0.0], [2.0]])  # variance 1
-    test = evidence.noise_free_test(Y, np.ones(2))
+    test = evidence.noise_free_test(1.0)  # the targets' variance
     assert not test()  # no estimate yet
     evidence.record(1.0, 1e7, 3.0, 1.0, "cholesky")
     assert test()       # noise variance 1e-7 < 1e-6
@@ -384,7 +383,7 @@ def test_noise_free_test_reads_the_latest_noise_estimate():
 
 
 def test_auto_defaults_resolve_by_solver_and_rows():
-    from sklm._bayes import resolve_regularisation
+    from sklm._plan import resolve_regularisation
 
     assert resolve_regularisation("auto", "auto", "lm", 100) == (True, True)
     assert resolve_regularisation("auto", "auto", "gauss-newton", 99) == (True, False)
@@ -441,17 +440,16 @@ def test_auto_on_a_handful_of_rows_interpolates_them():
     np.testing.assert_allclose(model.predict(X), y, atol=1e-6)
 
 
-def test_partial_fit_keeps_what_auto_meant_on_its_first_call():
-    # batches of 20 and 10 rows: 'auto' decided per batch switched the penalty
-    # on and off, and the curves of the evidence fell out of step
+def test_partial_fit_never_estimates_the_evidence_from_a_batch():
+    # batches of 20 and 10 rows: 'auto' is no penalty whatever the batch's size
+    # (re-estimated per batch it pruned the network to a constant)
     X, y = tiny_smooth_data(20)
     model = LMRegressor((5,), random_state=0)
     for n in (20, 10, 20, 10):
-        assert model.partial_fit(X[:n], y[:n]).alpha_ is not None
-    assert len(model.alpha_curve_) == len(model.loss_curve_) == 4
-    small_first = LMRegressor((5,), random_state=0).partial_fit(X[:10], y[:10])
-    small_first.partial_fit(X, y)
-    assert small_first.alpha_ is None and small_first.alpha_curve_ is None
+        assert model.partial_fit(X[:n], y[:n]).alpha_curve_ is None
+    assert model.alpha_ is None and len(model.loss_curve_) == 4
+    with pytest.raises(ValueError, match="alpha='bayes' is not available in partial_fit"):
+        LMRegressor((5,), alpha="bayes").partial_fit(X, y)
 
 
 def test_a_bayesian_fit_that_prunes_every_parameter_says_so():

@@ -192,10 +192,11 @@ def test_predict_with_return_std_on_dask_input(client):
     expected_mean, expected_std = fitted.predict(X, return_std=True)
     np.testing.assert_allclose(mean.compute(), expected_mean, rtol=1e-12)
     np.testing.assert_allclose(std.compute(), expected_std, rtol=1e-12)
-    # a Dask fit forms no posterior: said at once, not at compute time
-    on_dask = model(max_iter=3).fit(*dask(X, y))
-    with pytest.raises(ValueError, match="fitted on Dask collections"):
-        on_dask.predict(dask(X)[0], return_std=True)
+    # a Dask fit has the same posterior, from the summed J^T J
+    on_dask = model(max_iter=5).fit(*dask(X, y))
+    np.testing.assert_allclose(on_dask.predict(X, return_std=True)[1], expected_std,
+                               rtol=1e-6)
+    assert on_dask.beta_ == pytest.approx(fitted.beta_, rel=1e-6)
 
 
 def test_inconsistent_or_unknown_row_counts_are_named(client):
@@ -320,10 +321,19 @@ def test_interrupt_keeps_the_best_parameters(client, monkeypatch):
 
 
 @pytest.mark.timeout(240)
-def test_workers_lost_mid_fit_do_not_change_the_result(monkeypatch):
+@pytest.mark.parametrize("defaults", [False, True])
+def test_workers_lost_mid_fit_do_not_change_the_result(monkeypatch, defaults):
+    # defaults: the Bayesian penalty and early stopping, whose validation rows
+    # are on the workers too
     from sklm import _dask
 
     X, y, w = data(rows=3000)
+
+    def model(**kw):
+        if defaults:
+            return LMRegressor((6,), random_state=0, tol=0.0, **kw)
+        return globals()["model"](**kw)
+
     with _cluster(3) as cluster, distributed.Client(cluster) as c:
         undisturbed = model(max_iter=10).fit(*dask(X, y, w))
         original = _dask._BlockRunner.gather
@@ -362,3 +372,80 @@ def test_workers_lost_mid_fit_do_not_change_the_result(monkeypatch):
     for p, q in zip(disturbed.coefs_ + disturbed.intercepts_,
                     undisturbed.coefs_ + undisturbed.intercepts_):
         np.testing.assert_array_equal(p, q)
+
+
+# ------------------------------------------------- the defaults, every regime
+def _same_model(in_memory, on_dask, X, rtol=1e-8):
+    """Predictions of the two fits within ``rtol`` (relative to their spread)."""
+    assert on_dask.n_iter_ == in_memory.n_iter_
+    assert on_dask.linear_solver_ == in_memory.linear_solver_
+    a, b = in_memory.predict(X), on_dask.predict(X)
+    assert np.max(np.abs(a - b)) <= rtol * np.max(np.abs(a))
+
+
+def test_defaults_on_small_data_give_the_in_memory_model(client):
+    # issue 22's case: 20,000 rows, hidden (8,), max_iter=15: the Bayesian
+    # penalty, early stopping on the same held-out rows (predictions differed
+    # by 0.15 when the Dask fit had its own defaults)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (20_000, 4))
+    y = np.sin(2 * X[:, 0]) * X[:, 1] + X[:, 2] ** 2 - X[:, 3]
+    kw = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0)
+    in_memory = LMRegressor(**kw).fit(X, y)
+    on_dask = LMRegressor(**kw).fit(*dask(X, y, block=5000))
+    assert in_memory.alpha_curve_ is not None and in_memory.validation_scores_ is not None
+    np.testing.assert_allclose(on_dask.alpha_curve_, in_memory.alpha_curve_, rtol=1e-6)
+    np.testing.assert_allclose(on_dask.validation_loss_curve_,
+                               in_memory.validation_loss_curve_, rtol=1e-8)
+    _same_model(in_memory, on_dask, X)
+    # noisy rows: the same score (0.963 against 0.983 before)
+    Xn, yn = X[:400], y[:400] + 0.05 * rng.standard_normal(400)
+    kw = dict(hidden_layer_sizes=(10,), random_state=0)
+    noisy = LMRegressor(**kw).fit(Xn, yn)
+    _same_model(noisy, LMRegressor(**kw).fit(*dask(Xn, yn, block=100)), Xn, rtol=1e-6)
+
+
+def test_defaults_on_many_rows_grow_the_sample_on_the_client(client, monkeypatch):
+    # the growing sample's plan, shrunk: stages of 300 and 1,200 rows
+    from sklm import _plan
+    from sklm import _sampling as sampling
+
+    monkeypatch.setattr(sampling, "FIRST_ROWS", 300)
+    monkeypatch.setattr(sampling, "HOLDOUT_ROWS", 1000)
+    monkeypatch.setattr(sampling, "STAGE_ITERATIONS", 5)
+    monkeypatch.setattr(_plan, "MIN_ROWS", 3000)
+    X, y, w = data(rows=4000)
+    kw = dict(hidden_layer_sizes=(6,), max_iter=25, tol=0.0, random_state=0)
+    in_memory = LMRegressor(**kw).fit(X, y, sample_weight=w)
+    on_dask = LMRegressor(**kw).fit(*dask(X, y, w))
+    assert in_memory.sample_rows_curve_[0] == 300
+    assert on_dask.sample_rows_curve_ == in_memory.sample_rows_curve_
+    _same_model(in_memory, on_dask, X)
+    # the stages ran on rows gathered once, not on the workers: a fit of the
+    # stages' 10 iterations alone (no validation rows on the workers to
+    # score) sends only the first evaluation of all rows' normal equations
+    stages_only = dict(kw, max_iter=10, alpha=0.0, early_stopping=False)
+    only = LMRegressor(**stages_only).fit(*dask(X, y, w))
+    assert only.sample_rows_curve_ == [300] * 5 + [1200] * 5
+    assert only.dask_stats_["tasks"] <= 4 * 3
+
+
+def test_defaults_above_the_crossover_take_the_matrix_free_step(client):
+    # The matrix-free step amplifies round-off as no other path does (CG on a
+    # sampled, barely damped J^T J whose products are float32): in memory, two
+    # chunk sizes alone put the predictions 2e-6 apart after 2 iterations and
+    # 0.3 after 4 on these data, and the normalisation statistics' last
+    # digits (block sums against one reduction) flip float32 roundings of the
+    # first products. So the inputs are made the same numbers here (no
+    # normalisation statistics, each block one chunk): the fits then share
+    # the curvature samples, gathered from the workers, and agree to
+    # round-off over the iterations where round-off stays round-off.
+    X, y, w = data(rows=6000)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = (y - y.mean()) / y.std()
+    kw = dict(hidden_layer_sizes=(50, 50), max_iter=2, tol=0.0, random_state=0,
+              chunk_size=BLOCK, **RAW)
+    in_memory = LMRegressor(**kw).fit(X, y, sample_weight=w)
+    on_dask = LMRegressor(**kw).fit(*dask(X, y, w))
+    assert in_memory.linear_solver_ == "cg" and in_memory.n_iter_ == 2
+    _same_model(in_memory, on_dask, X)

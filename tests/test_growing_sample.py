@@ -8,6 +8,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklm import LMRegressor
+from sklm import _plan
 from sklm import _sampling as sampling
 from sklm._backend import NumpyBackend
 from sklm._mlp import MLP
@@ -27,7 +28,7 @@ def small_stages(monkeypatch):
     monkeypatch.setattr(sampling, "FIRST_ROWS", 300)
     monkeypatch.setattr(sampling, "HOLDOUT_ROWS", 1000)
     monkeypatch.setattr(sampling, "STAGE_ITERATIONS", 5)
-    monkeypatch.setattr(sampling, "MIN_ROWS", 3000)
+    monkeypatch.setattr(_plan, "MIN_ROWS", 3000)
 
 
 def smooth(n, seed=0):
@@ -41,10 +42,9 @@ def test_sample_stages_are_nested_and_disjoint_from_the_holdout(small_stages):
     assert [len(s) for s in stages] == [300, 1200]
     assert set(stages[0]) <= set(stages[1])
     assert not set(stages[-1]) & set(holdout) and len(holdout) == 1000
-    # below MIN_ROWS only when forced; never when 2,000 rows exceed half
-    assert sampling.sample_stages(2999, np.random.RandomState(0)) == ([], None)
-    assert len(sampling.sample_stages(2999, np.random.RandomState(0), force=True)[0]) == 2
-    assert sampling.sample_stages(500, np.random.RandomState(0), force=True) == ([], None)
+    # never when not even the first sample is at most half the rows
+    assert len(sampling.sample_stages(2999, np.random.RandomState(0))[0]) == 2
+    assert sampling.sample_stages(500, np.random.RandomState(0)) == ([], None)
 
 
 def test_auto_trains_on_growing_samples_then_all_rows(small_stages):

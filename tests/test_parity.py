@@ -103,7 +103,8 @@ def test_partial_fit_equals_fit(data, solver):
     # iterations of fit (the solver's state - mu, moments - carries over)
     X, y = data
     k = 6
-    kw = dict(max_iter=k, tol=0.0, shuffle=False)
+    # (alpha=0: 'auto' is Bayesian in fit, no penalty in partial_fit)
+    kw = dict(max_iter=k, tol=0.0, shuffle=False, alpha=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         whole = model(solver, **kw).fit(X, y)
@@ -223,17 +224,16 @@ def test_batch_size_auto_is_the_default_and_min_200_n():
     X, y = make_regression(n_samples=450, n_features=3, random_state=0)
     m = LMRegressor((3,), solver="adam", max_iter=1, random_state=0)
     assert m.batch_size == "auto"
-    solver = m._solver_options(None, np.random.RandomState(0), _FakeData(450))
+    from sklm._plan import DataCounts, FitPlan
     from sklm.solvers import Adam
+
+    params = m.get_params()
+    plan = FitPlan.resolve(params, DataCounts(450, 450, 450.0), 16, incremental=False,
+                           continuing=False)
+    solver = plan.solver_options(params, monitor=None, rng=np.random.RandomState(0),
+                                 loss_unit=1.0, max_time=None, slow_fit_warning=None)
     assert Adam(**solver).batch_rows(450) == 200
     assert Adam(**solver).batch_rows(150) is None  # min(200, n): the full batch
-
-
-class _FakeData:
-    loss_unit = 1.0
-
-    def __init__(self, n):
-        self.n_samples = n
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
