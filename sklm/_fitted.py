@@ -112,6 +112,24 @@ def write(est, plan, source, mlp, outcome, backend_label, extra=None):
         "noise_free_": outcome.noise_free,
         "n_iter_": result.n_iter,
     }
+    s.update(_curves(outcome, continuing, old, unit))
+    s.update(_validation(outcome, old, unit, s["best_iteration_"]))
+    s.update(_precisions(outcome, continuing, old, unit))
+    s["_posterior_slot"] = _posterior_slot(plan, outcome, source.norm, est.activation, unit)
+    s.update(extra or {})
+    # All at once (one dict update): Ctrl-C before it leaves the estimator as
+    # it was, after it a complete model.
+    est.__dict__.update(s)
+    if not (plan.incremental and result.status == Status.MAX_ITER):
+        warn_convergence(est, result.status, result.n_iter, result.message,
+                         result.best_iteration, monitor)
+    warn_if_pruned(est)
+
+
+def _curves(outcome, continuing, old, unit):
+    """The curves, counts and kept iteration, continued from the earlier calls'."""
+    result, kept = outcome.result, outcome.kept
+    s = {}
     before = len(old.get("loss_curve_", []))  # iterations of the earlier calls
     s["t_"] = old.get("t_", 0) + sum(outcome.rows_curve)
     s["sample_rows_curve_"] = list(old.get("sample_rows_curve_", [])) + outcome.rows_curve
@@ -126,9 +144,16 @@ def write(est, plan, source, mlp, outcome, backend_label, extra=None):
     s["time_curve_"] = list(times) + [offset + t for t in result.time_curve]
     s["loss_"] = float(kept.loss) * unit
     s["stop_reason_"] = result.message
+    return s
+
+
+def _validation(outcome, old, unit, best_iteration):
+    """Early stopping's record, or the lowest training loss without it."""
+    result, monitor, kept = outcome.result, outcome.monitor, outcome.kept
+    s = {}
     if monitor is not None:
         if result.status == Status.CALLBACK:
-            restored = (f"The parameters of iteration {s['best_iteration_']} (best "
+            restored = (f"The parameters of iteration {best_iteration} (best "
                         "validation loss) were restored." if kept.iteration
                         else "The starting parameters, better than any iteration, "
                         "were kept.")
@@ -142,27 +167,18 @@ def write(est, plan, source, mlp, outcome, backend_label, extra=None):
         s["best_validation_score_"] = monitor.best_score
         s["best_validation_loss_"] = monitor.best_loss
         s["best_loss_"] = None
-    else:
-        s.update(validation_loss_curve_=None, validation_scores_=None,
-                 best_validation_score_=None, best_validation_loss_=None)
-        # the lowest loss on all the training rows (the warm-up's sample
-        # losses are not comparable), the start's too: a fit that diverged
-        # from its first epoch keeps it
-        full = outcome.full
-        previous = old.get("best_loss_")
-        previous = math.inf if previous is None else previous
-        s["best_loss_"] = min([previous, full.initial_loss * unit]
-                              + [v * unit for v in full.loss_curve])
-    s.update(_precisions(outcome, continuing, old, unit))
-    s["_posterior_slot"] = _posterior_slot(plan, outcome, source.norm, est.activation, unit)
-    s.update(extra or {})
-    # All at once (one dict update): Ctrl-C before it leaves the estimator as
-    # it was, after it a complete model.
-    est.__dict__.update(s)
-    if not (plan.incremental and result.status == Status.MAX_ITER):
-        warn_convergence(est, result.status, result.n_iter, result.message,
-                         result.best_iteration, monitor)
-    warn_if_pruned(est)
+        return s
+    s.update(validation_loss_curve_=None, validation_scores_=None,
+             best_validation_score_=None, best_validation_loss_=None)
+    # the lowest loss on all the training rows (the warm-up's sample losses
+    # are not comparable), the start's too: a fit that diverged from its
+    # first epoch keeps it
+    full = outcome.full
+    previous = old.get("best_loss_")
+    previous = math.inf if previous is None else previous
+    s["best_loss_"] = min([previous, full.initial_loss * unit]
+                          + [v * unit for v in full.loss_curve])
+    return s
 
 
 def _precisions(outcome, continuing, old, loss_unit):
