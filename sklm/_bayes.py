@@ -300,6 +300,13 @@ def reestimate(problem, x, loss, JtJ, Jtr):
         # rescaled, count as relative weights of mean about 1)
         alpha, beta, gamma, new = evidence_update(
             p_tr, rank, problem.data_sse(x), E_W, problem.scale, problem.n_weights)
+        if new is not None:
+            # A penalty below the rounding of J^T J changes the fit only through
+            # rounding: on data the network interpolates, the evidence drives it
+            # there, and fits of the same data, weighted or repeated, drifted 1e-5
+            # apart along the minima it no longer held (scikit-learn's check).
+            curvature = float((JtJ.diagonal()[idx] - evidence.penalty).max())
+            new = max(new, 10.0 * JtJ.shape[0] * np.finfo(np.float64).eps * curvature)
     old = evidence.penalty
     evidence.record(alpha, beta, gamma, new, how)
     if new is not None:

@@ -55,7 +55,6 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 from ._backend import get_backend
-from ._bayes import reestimate
 from ._data import (
     check_split_weights,
     chunk_rows,
@@ -67,7 +66,7 @@ from ._data import (
 from ._early_stopping import ValidationMonitor
 from ._mlp import MLP
 from ._normalisation import Normalisation
-from ._problem import GaussNewtonOperator, MLPProblem, Problem, weight_unit_of
+from ._problem import GaussNewtonOperator, MLPProblem, PenalisedProblem, weight_unit_of
 
 __all__ = ["DaskProblem", "DaskSource", "predict"]
 
@@ -471,7 +470,7 @@ class _Vector:
         return self
 
 
-class DaskProblem(Problem):
+class DaskProblem(PenalisedProblem):
     """The sum of one :class:`~sklm._problem.MLPProblem` per block, plus the penalty.
 
     The penalty, and its re-estimation by Bayesian regularisation, are the
@@ -488,8 +487,8 @@ class DaskProblem(Problem):
         Training rows (the matrix-free step draws its curvature rows from them).
     scale : float
         The whole data's ``k * sum(w)`` (weights divided by their unit).
-    penalty : ndarray or None
-        The per-weight ``alpha * k / unit`` of :class:`MLPProblem`; None: none.
+    alpha : float or ndarray
+        The L2 penalty per weight, as :class:`MLPProblem` takes it.
     evidence : BayesianPrecisions or None
     rows : callable
         ``rows(indices) -> (X, Y, w)``: training rows gathered to the client,
@@ -504,7 +503,7 @@ class DaskProblem(Problem):
         Places the tasks and counts what they move.
     """
 
-    def __init__(self, client, blocks, mlp, n_samples, scale, penalty, evidence, rows, unit,
+    def __init__(self, client, blocks, mlp, n_samples, scale, alpha, evidence, rows, unit,
                  dtype):
         self.runner = _BlockRunner(client, blocks)
         self.mlp = mlp
@@ -516,29 +515,14 @@ class DaskProblem(Problem):
         self.xp = np
         self.dtype = dtype
         self._rows = rows
-        self._unit = unit
-        self.evidence = evidence
-        weight_idx = np.flatnonzero(mlp.weight_mask())
-        if evidence is not None:
-            # every parameter under the prior, as in MLPProblem
-            weight_idx = np.arange(mlp.n_params)
-            if evidence.penalty is None:
-                evidence.penalty = evidence.initial = evidence.initial_relative * self.scale
-            penalty = np.full(weight_idx.shape[0], float(evidence.penalty))
-        self._weight_idx = weight_idx
-        self.n_weights = int(weight_idx.shape[0])
+        self.weight_unit = unit
         self._last_normal = None
         self._last_sse = None
-        self._set_penalty(penalty)
+        self._init_penalty(alpha, evidence)
 
     @property
     def blocks(self):
         return self.runner.blocks
-
-    def _set_penalty(self, penalty):
-        self.penalty = None if penalty is None else np.asarray(penalty, dtype=np.float64)
-        self._sqrt_penalty = None if penalty is None else np.sqrt(self.penalty)
-        self._penalty_version = getattr(self, "_penalty_version", 0) + 1
 
     def _map(self, fn, *args):
         """``fn(block, *args)`` next to every block; the results in block order."""
@@ -555,13 +539,6 @@ class DaskProblem(Problem):
         self._last_sse = (x.copy(), float(sse))
         return (float(sse) + self._penalty_sse(x)) / self.scale, sums
 
-    def _penalty_sse(self, x):
-        if self.penalty is None:
-            return 0.0
-        W = x[self._weight_idx]
-        return float(W @ (self.penalty * W))
-
-    # ------------------------------------------------------------ interface
     def loss(self, x):
         return self._summed(_task_loss, x)[0]
 
@@ -581,22 +558,6 @@ class DaskProblem(Problem):
             Jtr[idx] += self.penalty * x[idx]
         self._last_normal = (x.copy(), JtJ, self._penalty_version)
         return loss, JtJ, Jtr
-
-    def has_normal_matrix_at(self, x):
-        last = self._last_normal
-        return (last is not None and last[2] == self._penalty_version
-                and np.array_equal(last[0], x))
-
-    def normal_matrix(self, x):
-        """``J^T J`` at ``x`` with the current penalty (the last one when it is there)."""
-        if self.has_normal_matrix_at(x):
-            return self._last_normal[1]
-        return self.normal_equations(x)[1]
-
-    def after_accepted_step(self, x, loss, JtJ, Jtr):
-        if self.evidence is None:
-            return loss, JtJ, Jtr
-        return reestimate(self, x, loss, JtJ, Jtr)
 
     def release(self):
         """Nothing to drop: the blocks' caches live on the workers."""
@@ -632,7 +593,7 @@ class DaskProblem(Problem):
         take = np.arange(self.n_samples) if rows is None else np.asarray(rows)
         X, Y, w = self._rows(take)
         sample = MLPProblem(self.mlp, X, Y, w, 0.0, self.backend, max(len(take), 1),
-                            dtype=self.dtype, weight_unit=self._unit, scale=1.0)
+                            dtype=self.dtype, weight_unit=self.weight_unit, scale=1.0)
         inner = sample.gauss_newton_operator(x, None if rows is None else np.arange(len(take)))
         factor = 1.0 if rows is None else self.n_samples / len(take)
 
@@ -816,7 +777,7 @@ class DaskSource:
         rows = [s["rows"] for s in self._summaries]
         self.n_samples = int(sum(rows))
         self._train_starts = np.cumsum([0] + rows)
-        self._unit = weight_unit_of(sum(s["sum_w"] for s in self._summaries) / self.n_samples)
+        self.weight_unit = weight_unit_of(sum(s["sum_w"] for s in self._summaries) / self.n_samples)
 
     def fold_validation(self):
         """Train on every row from now on (in their order), with the same normalisation."""
@@ -874,17 +835,14 @@ class DaskSource:
 
     def problem(self, mlp, penalty, backend, chunk, dtype, evidence, matrix_free):
         """The :class:`DaskProblem` of all training rows, one block problem per part."""
-        client, unit = self.client, self._unit
+        client, unit = self.client, self.weight_unit
         train = self._with("rows")
         weight_sums = self._gather(_weight_sum, train, unit, dtype)
         blocks = [client.submit(_build_problem, p, mlp, self.norm, unit, dtype,
                                 self._chunk_size, self._backend_name, matrix_free,
                                 pure=False) for p in train]
-        alpha = np.broadcast_to(np.asarray(penalty, dtype=np.float64),
-                                (int(mlp.weight_mask().sum()),))
         problem = DaskProblem(client, blocks, mlp, self.n_samples,
-                              float(sum(weight_sums)) * self.n_outputs,
-                              alpha * (self.n_outputs / unit) if alpha.any() else None,
+                              float(sum(weight_sums)) * self.n_outputs, penalty,
                               evidence, self.rows, unit, dtype)
         self._runners.append(problem.runner)
         return problem

@@ -136,7 +136,89 @@ def _sum_squares(xp, E):
     return xp.vdot(E, E)
 
 
-class MLPProblem(Problem):
+class PenalisedProblem(Problem):
+    """The penalty of a least-squares problem, and its re-estimation by the evidence.
+
+    Shared by :class:`MLPProblem` and the sum of block problems on a cluster
+    (``sklm._dask.DaskProblem``): both hold ``mlp``, ``backend``, ``xp``,
+    ``scale``, ``n_outputs``, ``weight_unit`` and ``_last_normal``, and compute
+    ``data_sse`` and ``normal_equations`` their own way.
+    """
+
+    def _init_penalty(self, alpha, evidence):
+        """The penalised parameters and their penalty: ``alpha``'s, or the evidence's."""
+        mlp, backend = self.mlp, self.backend
+        # integer indices of the weights: unlike a boolean mask, indexing
+        # with them needs no device synchronisation on a GPU
+        weight_idx = np.flatnonzero(mlp.weight_mask())
+        if evidence is not None:
+            # Bayesian regularisation puts its prior on every parameter, biases
+            # included (as trainbr): the posterior is then proper, J^T J + p I
+            # positive definite even where a unit's outgoing weight has gone
+            # to zero and left its bias undetermined.
+            weight_idx = np.arange(mlp.n_params)
+        # the penalised entries of x (``n_weights`` of them)
+        self._weight_idx = backend.asarray(weight_idx, dtype=np.int64)
+        # alpha_j W_j^2 / sum(w) in units of the rescaled sum of squares: the
+        # diagonal the penalty adds to J^T J, one entry per weight (None: no
+        # penalty, and no penalty residuals)
+        self.n_weights = int(weight_idx.shape[0])
+        # Bayesian regularisation (sklm._bayes): one penalty for every
+        # parameter, in these units already, re-estimated after each accepted step.
+        self.evidence = evidence
+        if evidence is not None:
+            if evidence.penalty is None:
+                # the first penalty is relative: loss = mse + initial ||theta||^2
+                evidence.penalty = evidence.initial = evidence.initial_relative * self.scale
+            self._set_penalty(np.full(self.n_weights, float(evidence.penalty)))
+        else:
+            alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), weight_idx.shape)
+            self._set_penalty(alpha * (self.n_outputs / self.weight_unit) if alpha.any() else None)
+
+    # ---------------------------------------------------------------- helpers
+    def _set_penalty(self, penalty):
+        """Per-weight ``p_j`` in the rescaled sum of squares' units, or None."""
+        xp = self.xp
+        self.penalty = None if penalty is None else self.backend.asarray(penalty)
+        self._sqrt_penalty = None if self.penalty is None else xp.sqrt(self.penalty)
+        self._penalty_version = getattr(self, "_penalty_version", 0) + 1
+
+    def _penalty_sse(self, x):
+        if self.penalty is None:
+            return 0.0
+        W = x[self._weight_idx]
+        return float(W @ (self.penalty * W))
+
+    def normal_matrix(self, x):
+        """``J^T J`` at ``x`` with the current penalty (not to be modified).
+
+        The matrix of the last :meth:`normal_equations` when that was at
+        ``x`` with this penalty (a solver's final point: the solvers restore
+        its diagonal after damping it), else a new one.
+        """
+        if self.has_normal_matrix_at(x):
+            return self._last_normal[1]
+        return self.normal_equations(x)[1]
+
+    def after_accepted_step(self, x, loss, JtJ, Jtr):
+        """Bayesian regularisation: re-estimate the penalty at ``x`` (see sklm._bayes).
+
+        Without an ``evidence`` object, nothing changes (see :func:`sklm._bayes.reestimate`).
+        """
+        if self.evidence is None:
+            return loss, JtJ, Jtr
+        from ._bayes import reestimate  # noqa: PLC0415
+
+        return reestimate(self, x, loss, JtJ, Jtr)
+
+    def has_normal_matrix_at(self, x):
+        """Whether :meth:`normal_matrix` at ``x`` costs no new ``J^T J``."""
+        last = self._last_normal
+        return (last is not None and last[2] == self._penalty_version
+                and last[0].shape == x.shape and bool(self.xp.array_equal(last[0], x)))
+
+
+class MLPProblem(PenalisedProblem):
     """The training loss of an :class:`~sklm._mlp.MLP` on weighted data.
 
     ``loss = sum_i w_i ||y_i - f(x_i)||^2 / (sum_i w_i * k) + sum_j alpha_j W_j^2 / sum_i w_i``
@@ -189,32 +271,7 @@ class MLPProblem(Problem):
         self.sqrt_w = xp.sqrt(w)
         self.sum_w = float(w.sum(dtype=np.float64))
         self.scale = self.sum_w * self.n_outputs if scale is None else float(scale)
-        # integer indices of the weights: unlike a boolean mask, indexing
-        # with them needs no device synchronisation on a GPU
-        weight_idx = np.flatnonzero(mlp.weight_mask())
-        if evidence is not None:
-            # Bayesian regularisation puts its prior on every parameter, biases
-            # included (as trainbr): the posterior is then proper, J^T J + p I
-            # positive definite even where a unit's outgoing weight has gone
-            # to zero and left its bias undetermined.
-            weight_idx = np.arange(mlp.n_params)
-        # the penalised entries of x (``n_weights`` of them)
-        self._weight_idx = backend.asarray(weight_idx, dtype=np.int64)
-        # alpha_j W_j^2 / sum(w) in units of the rescaled sum of squares: the
-        # diagonal the penalty adds to J^T J, one entry per weight (None: no
-        # penalty, and no penalty residuals)
-        self.n_weights = int(weight_idx.shape[0])
-        # Bayesian regularisation (sklm._bayes): one penalty for every
-        # parameter, in these units already, re-estimated after each accepted step.
-        self.evidence = evidence
-        if evidence is not None:
-            if evidence.penalty is None:
-                # the first penalty is relative: loss = mse + initial ||theta||^2
-                evidence.penalty = evidence.initial = evidence.initial_relative * self.scale
-            self._set_penalty(np.full(self.n_weights, float(evidence.penalty)))
-        else:
-            alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), weight_idx.shape)
-            self._set_penalty(alpha * (self.n_outputs / mean_w) if alpha.any() else None)
+        self._init_penalty(alpha, evidence)
         self.chunk_size = int(chunk_size)
         self.chunks = chunk_bounds(self.n_samples, self.chunk_size)
         self._jt_buffer = None
@@ -241,23 +298,9 @@ class MLPProblem(Problem):
                                <= min(self.chunk_size, self.n_samples) * self.n_outputs
                                * self.n_params)
 
-    # ---------------------------------------------------------------- helpers
-    def _set_penalty(self, penalty):
-        """Per-weight ``p_j`` in the rescaled sum of squares' units, or None."""
-        xp = self.xp
-        self.penalty = None if penalty is None else self.backend.asarray(penalty)
-        self._sqrt_penalty = None if self.penalty is None else xp.sqrt(self.penalty)
-        self._penalty_version = getattr(self, "_penalty_version", 0) + 1
-
     def _params(self, x):
         """The layers' ``(W, b)`` of ``x``, in the problem's dtype."""
         return self.mlp.unpack(x.astype(self.dtype, copy=False))
-
-    def _penalty_sse(self, x):
-        if self.penalty is None:
-            return 0.0
-        W = x[self._weight_idx]
-        return float(W @ (self.penalty * W))
 
     def _weighted_errors(self, params, rows):
         """Forward pass on ``rows`` (a slice or indices): layer outputs and ``sqrt(w) (y - f)``."""
@@ -488,40 +531,12 @@ class MLPProblem(Problem):
             out[idx] += self.penalty if v is None else self.penalty * v[idx]
         return out
 
-    def normal_matrix(self, x):
-        """``J^T J`` at ``x`` with the current penalty (not to be modified).
-
-        The matrix of the last :meth:`normal_equations` when that was at
-        ``x`` with this penalty (a solver's final point: the solvers restore
-        its diagonal after damping it), else a new one.
-        """
-        if self.has_normal_matrix_at(x):
-            return self._last_normal[1]
-        return self.normal_equations(x)[1]
-
     def data_sse(self, x):
         """The data's (rescaled) weighted sum of squared errors at ``x``, no penalty."""
         sse = 0.0
         for _, _, _, E in self._passes(x):
             sse += _sum_squares(self.xp, E)
         return float(sse)
-
-    def after_accepted_step(self, x, loss, JtJ, Jtr):
-        """Bayesian regularisation: re-estimate the penalty at ``x`` (see sklm._bayes).
-
-        Without an ``evidence`` object, nothing changes (see :func:`sklm._bayes.reestimate`).
-        """
-        if self.evidence is None:
-            return loss, JtJ, Jtr
-        from ._bayes import reestimate  # noqa: PLC0415
-
-        return reestimate(self, x, loss, JtJ, Jtr)
-
-    def has_normal_matrix_at(self, x):
-        """Whether :meth:`normal_matrix` at ``x`` costs no new ``J^T J``."""
-        last = self._last_normal
-        return (last is not None and last[2] == self._penalty_version
-                and last[0].shape == x.shape and bool(self.xp.array_equal(last[0], x)))
 
     def release(self):
         """Drop the caches (forward passes, the Jacobian buffer): keep only the data."""
