@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import subprocess
+import time
 import sys
 import warnings
 
@@ -449,3 +450,24 @@ def test_defaults_above_the_crossover_take_the_matrix_free_step(client):
     on_dask = LMRegressor(**kw).fit(*dask(X, y, w))
     assert in_memory.linear_solver_ == "cg" and in_memory.n_iter_ == 2
     _same_model(in_memory, on_dask, X)
+
+
+def test_max_time_bounds_the_whole_dask_fit(client):
+    # preparation on the workers included: the budget is the call's
+    X, y, w = data(rows=4000)
+    start = time.perf_counter()
+    fitted = LMRegressor((20, 20), max_time=1.0, tol=0.0, max_iter=10**6,
+                         random_state=0).fit(*dask(X, y, w))
+    assert time.perf_counter() - start < 1.0 + 2.0
+    assert fitted._status == Status.MAX_TIME and "max_time=1 s" in fitted.stop_reason_
+
+
+def test_complex_or_nan_dask_input_is_refused_as_in_memory(client):
+    X, y, _ = data(rows=100)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        model().fit(*dask(X + 1j, y))
+    fitted = model(max_iter=2).fit(X, y)
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fitted.predict(dask(X_nan)[0]).compute()
