@@ -9,7 +9,7 @@ the first layer, which would round differently), every unit sums its inputs
 times its weights and then adds its bias, and the logistic activation is
 ``0.5 tanh(z / 2) + 0.5``, sklm's form. tanh is written into the file
 (:func:`_tanh_function`): within 4.3e-16 relative of the exact value
-(glibc's: 2.9e-16) and twice as fast as glibc's, in which a small network
+(glibc's: 2.9e-16) and nearly twice as fast as glibc's, in which a small network
 spends most of its time. Only the order of the sums differs from NumPy's matrix
 products, by a few units in the last place.
 
@@ -113,7 +113,7 @@ def _tanh_function(name):
     p, q = lambert_tanh_coefficients()
     return f"""\
 /* tanh, accurate to 4.3e-16 relative (measured against long double tanhl) and
-   about twice as fast as glibc's: for |z| < 0.625 a ratio of polynomials from
+   nearly twice as fast as glibc's: for |z| < 0.625 a ratio of polynomials from
    Lambert's continued fraction of tanh (cut after eight levels, truncation
    error < 1e-20), beyond that 1 - 2 / (exp(2 |z|) + 1). */
 static double {name}_tanh(double z)
