@@ -251,6 +251,24 @@ def test_compiled_c_reproduces_predict(activation, n_outputs, scaler, tmp_path):
 
 
 @needs_cc
+@pytest.mark.parametrize("activation", ["tanh", "identity"])
+def test_c_and_onnx_of_a_network_without_hidden_layers(activation, tmp_path):
+    # A linear model: one layer, no activation called (nor defined: -Werror
+    # refuses an unused static function).
+    X, y = make_data(3)
+    model = LMRegressor(hidden_layer_sizes=(), activation=activation, max_iter=5,
+                        random_state=0).fit(X[:200], y[:200])
+    source, _ = to_c(model, tmp_path)
+    assert "surrogate_tanh" not in source.read_text()
+    lib = compile_library(tmp_path, source)
+    assert_reproduces(c_predict(lib, "surrogate", X[200:], 3), reference(model, X[200:]), 1e-12)
+    onnx_modules()
+    onx = to_onnx(model, X[:1])
+    assert [node.op_type for node in onx.graph.node] == ["Gemm"]
+    assert_reproduces(onnx_predict(onx, X[200:]), reference(model, X[200:]), 1e-12)
+
+
+@needs_cc
 def test_c_driver_program_uses_the_header_and_only_libm(tmp_path):
     # A main() that knows the model only through its header, built -std=c99
     # -pedantic -Werror, reading rows from stdin and printing with %.17g.

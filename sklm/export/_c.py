@@ -273,8 +273,8 @@ void {name}_predict_batch(size_t n, const double *x, double *y);
 #endif /* {upper}_H */
 """
     functions = []
-    if network.activation in ("tanh", "logistic"):
-        functions.append(_tanh_function(name))
+    if network.activation in ("tanh", "logistic") and len(network.coefs) > 1:
+        functions.append(_tanh_function(name))  # only where a hidden layer calls it
     functions.append("\n".join([
         f"void {name}_predict(const double *x, double *y)",
         "{", *_forward(name, scalers, network, 1), "}"]))
