@@ -38,7 +38,7 @@ ONNX_MISSING = ("sklm.export.to_onnx needs skl2onnx and onnx (and onnxruntime to
                 "graph): pip install sklm[onnx]")
 
 
-def to_onnx(model, X_sample, dtype=None, *, target_opset=None):
+def to_onnx(model, X_sample, dtype=np.float64, *, target_opset=None):
     """Convert a fitted model to an ONNX graph.
 
     The network's part of the graph is ``predict``'s forward pass: per layer
@@ -102,7 +102,7 @@ def to_onnx(model, X_sample, dtype=None, *, target_opset=None):
     """
     if _onnx is None:
         raise ImportError(ONNX_MISSING) from _ONNX_IMPORT_ERROR
-    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    dtype = np.dtype(dtype)
     if dtype not in (np.float64, np.float32):
         raise ValueError(f"dtype must be numpy.float64 or numpy.float32; got {dtype}.")
     steps, regressor = split_pipeline(model, purpose="to_onnx")
