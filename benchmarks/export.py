@@ -9,7 +9,7 @@ fitted for a few iterations (the precision does not matter to a prediction's
 time), bare and after a ``StandardScaler`` in a ``Pipeline``, predicts through:
 
 - ``LMRegressor.predict`` and ``Pipeline.predict`` (NumPy, BLAS as configured),
-- ONNX Runtime (``sklm.export.to_onnx``, float64; the session created once,
+- ONNX Runtime (``sklm.export.to_onnx``, float64; the runtime made once,
   outside the timing), with one intra-op thread and with its default,
 - the C of ``sklm.export.to_c`` compiled by ``cc -O2`` into a shared
   library and called through ctypes (argument types declared and the array
@@ -168,10 +168,10 @@ def onnx_session(model, X, threads):
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads  # 0: ONNX Runtime's default
-    session = ort.InferenceSession(to_onnx(model, X[:1]).SerializeToString(), options,
+    runtime = ort.InferenceSession(to_onnx(model, X[:1]).SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda rows: session.run(None, {name: rows})[0]
+    name = runtime.get_inputs()[0].name
+    return lambda rows: runtime.run(None, {name: rows})[0]
 
 
 def compile_c(model, directory, tag):

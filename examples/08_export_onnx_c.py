@@ -91,13 +91,13 @@ else:
     (workdir / "rosenbrock.onnx").write_bytes(onx.SerializeToString())
     print(f"\nrosenbrock.onnx: {(workdir / 'rosenbrock.onnx').stat().st_size:,} bytes, nodes "
           f"{[node.op_type for node in onx.graph.node]}")
-    session = ort.InferenceSession(str(workdir / "rosenbrock.onnx"),
+    runtime = ort.InferenceSession(str(workdir / "rosenbrock.onnx"),
                                    providers=["CPUExecutionProvider"])
-    out = session.run(None, {"X": X_new})[0]
+    out = runtime.run(None, {"X": X_new})[0]
     print(f"ONNX Runtime vs predict: max relative difference {max_relative_difference(out):.1e}")
     one_row = X_new[:1].copy()
-    timings["ONNX Runtime session.run"] = microseconds_per_call(
-        lambda: session.run(None, {"X": one_row}))
+    timings["ONNX Runtime run"] = microseconds_per_call(
+        lambda: runtime.run(None, {"X": one_row}))
 
 # %%
 # C

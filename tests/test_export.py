@@ -96,9 +96,9 @@ def onnx_predict(onx, X):
     _, ort = onnx_modules()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(onx.SerializeToString(), options,
+    runtime = ort.InferenceSession(onx.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: X})[0]
+    return runtime.run(None, {runtime.get_inputs()[0].name: X})[0]
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)],

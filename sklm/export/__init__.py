@@ -96,8 +96,8 @@ def to_onnx(model, X_sample, dtype=np.float64, *, target_opset=None):
     >>> model = model.fit(X, np.sin(3 * X[:, 0]))
     >>> onx = to_onnx(model, X[:1])  # doctest: +SKIP
     >>> import onnxruntime as ort  # doctest: +SKIP
-    >>> session = ort.InferenceSession(onx.SerializeToString())  # doctest: +SKIP
-    >>> session.run(None, {"X": X})[0].shape  # doctest: +SKIP
+    >>> runtime = ort.InferenceSession(onx.SerializeToString())  # doctest: +SKIP
+    >>> runtime.run(None, {"X": X})[0].shape  # doctest: +SKIP
     (40, 1)
     """
     if _onnx is None:
