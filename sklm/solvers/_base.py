@@ -436,72 +436,105 @@ class Solver(abc.ABC):
         start = time.perf_counter()
         stream = self.stream or sys.stdout
         table = _Table(stream, self.loss_unit, self.verbose >= 2) if self.verbose else None
-        history = {"loss": [], "mu": [], "grad": [], "time": []}
         state = self.init(problem, x0)
         # (a carry without the method's name predates it: an estimator pickled
         # then resumed it with its own solver)
         if carry and carry.get("method", type(self).__name__) == type(self).__name__:
             self.resume(problem, state, carry)
-        initial_loss = state.loss
-        # the slow-fit projection is made once, at the first iteration past
-        # _SLOW_CHECK_AFTER seconds: a fit that ends sooner never warns
-        slow_check = self.slow_fit_warning is not None
-        # Lowest-loss point so far: the tol test's reference, and returned
-        # after a divergence or an interruption. A copy: O(n) per improving
-        # iteration, against at least O(m n) for the iteration itself.
-        best_x, best_loss, best_iteration = state.x, state.loss, 0
-        patience = _Patience(self.tol, self.n_iter_no_change, self.stop_on_tol)
-        iteration = 0
-        status = None
-        if not math.isfinite(state.loss):
-            status = Status.NON_FINITE
-        elif self._reached_goal(state.loss):
-            status = Status.GOAL
-        while status is None and iteration < self.max_iter:
-            try:
-                info = self.step(problem, state, iteration + 1)
-                if info.status in _NO_MOVE:
-                    # The method did not move (damping capped, no finite step,
-                    # converged): stop at the last accepted point, no new iteration.
-                    status = info.status
-                    break
-                info.elapsed = time.perf_counter() - start
-                stop_requested = bool(self.callback(info)) if self.callback else False
-            except KeyboardInterrupt:
-                # The interrupted iteration is not recorded; a first-order epoch
-                # may have left state.x mid-epoch, so return the best recorded point.
-                status = Status.INTERRUPTED
-                break
-            iteration += 1
-            for key, value in zip(history, (info.loss, info.mu, info.grad_norm, info.elapsed)):
-                history[key].append(value)
-            if table is not None:
-                table.row(info)
-            if slow_check and info.elapsed >= _SLOW_CHECK_AFTER:
-                slow_check = False
-                self._warn_if_slow(iteration, info.elapsed)
-            status = (self._criterion_met(info, stop_requested, best_loss, initial_loss)
-                      or patience.update(info, best_loss))
-            if info.loss < best_loss:
-                best_x, best_loss, best_iteration = info.x.copy(), info.loss, iteration
+        progress = _Progress(state.x, state.loss)
+        status = self._start_status(state.loss)
+        if status is None:
+            status = self._iterate(problem, state, progress, start, table)
         status = Status.MAX_ITER if status is None else status
         message = self.message(status)
-        x, loss, x_iteration = state.x, state.loss, iteration
+        x, loss, x_iteration = state.x, state.loss, progress.iteration
         if status in (Status.INTERRUPTED, Status.DIVERGED):
-            x, loss, x_iteration = best_x, best_loss, best_iteration
+            x, loss, x_iteration = progress.best_x, progress.best_loss, progress.best_iteration
         if table is not None:
             table.close()
             if self.verbose_stop_line:
-                print(stop_line(iteration, time.perf_counter() - start,
+                print(stop_line(progress.iteration, time.perf_counter() - start,
                                 loss * self.loss_unit, message), file=stream)
+        history = progress.history
         return SolverResult(
-            x=x, loss=loss, n_iter=iteration, status=status, message=message,
-            success=status in SUCCESS, initial_loss=initial_loss,
+            x=x, loss=loss, n_iter=progress.iteration, status=status, message=message,
+            success=status in SUCCESS, initial_loss=progress.initial_loss,
             loss_curve=history["loss"], mu_curve=history["mu"],
             grad_norm_curve=history["grad"], time_curve=history["time"],
             best_iteration=x_iteration,
             carry={"method": type(self).__name__, **self.carry(problem, state)},
         )
+
+    def _start_status(self, loss):
+        """The status the starting point already meets (a non-finite loss, the goal), or None."""
+        if not math.isfinite(loss):
+            return Status.NON_FINITE
+        if self._reached_goal(loss):
+            return Status.GOAL
+        return None
+
+    def _iterate(self, problem, state, progress, start, table):
+        """Step until a stopping criterion is met; its status (None at ``max_iter``)."""
+        # the slow-fit projection is made once, at the first iteration past
+        # _SLOW_CHECK_AFTER seconds: a fit that ends sooner never warns
+        slow_check = self.slow_fit_warning is not None
+        patience = _Patience(self.tol, self.n_iter_no_change, self.stop_on_tol)
+        status = None
+        while status is None and progress.iteration < self.max_iter:
+            try:
+                info = self.step(problem, state, progress.iteration + 1)
+                if info.status in _NO_MOVE:
+                    # The method did not move (damping capped, no finite step,
+                    # converged): stop at the last accepted point, no new iteration.
+                    return info.status
+                info.elapsed = time.perf_counter() - start
+                stop_requested = bool(self.callback(info)) if self.callback else False
+            except KeyboardInterrupt:
+                # The interrupted iteration is not recorded; a first-order epoch
+                # may have left state.x mid-epoch, so return the best recorded point.
+                return Status.INTERRUPTED
+            progress.record(info)
+            if table is not None:
+                table.row(info)
+            if slow_check and info.elapsed >= _SLOW_CHECK_AFTER:
+                slow_check = False
+                self._warn_if_slow(progress.iteration, info.elapsed)
+            status = (self._criterion_met(info, stop_requested, progress.best_loss,
+                                          progress.initial_loss)
+                      or patience.update(info, progress.best_loss))
+            progress.keep_if_best(info)
+        return status
+
+
+class _Progress:
+    """The iterations a run has completed: their curves and the lowest-loss point.
+
+    The lowest-loss point (the start's until an iteration improves on it) is
+    the ``tol`` test's reference, and is returned after a divergence or an
+    interruption.
+    """
+
+    def __init__(self, x, loss):
+        self.initial_loss = loss
+        self.iteration = 0
+        self.history = {"loss": [], "mu": [], "grad": [], "time": []}
+        self.best_x, self.best_loss, self.best_iteration = x, loss, 0
+
+    def record(self, info):
+        """Count ``info``'s iteration and append it to the curves."""
+        self.iteration += 1
+        for key, value in zip(self.history, (info.loss, info.mu, info.grad_norm, info.elapsed)):
+            self.history[key].append(value)
+
+    def keep_if_best(self, info):
+        """Keep ``info``'s point if its loss is the lowest so far.
+
+        A copy: O(n) per improving iteration, against at least O(m n) for the
+        iteration itself.
+        """
+        if info.loss < self.best_loss:
+            self.best_x, self.best_loss = info.x.copy(), info.loss
+            self.best_iteration = self.iteration
 
 
 class _Patience:

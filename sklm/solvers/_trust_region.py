@@ -89,6 +89,16 @@ class TrustRegion:
             delta=None if self.delta is None else self.delta * root, lam=self.lam,
             D2=None if self.D2 is None else self.D2 * ratio, first=self.first)
 
+    def grow(self, pnorm):
+        """After a good trial: the radius twice the step's length, half the damping."""
+        self.delta = pnorm / 0.5
+        self.lam *= 0.5
+
+    def shrink(self, factor, pnorm):
+        """After a poor trial: the radius times ``factor`` (at most the step's), more damping."""
+        self.delta = factor * min(self.delta, pnorm / 0.1)
+        self.lam /= factor
+
 
 def _update_scaling(tr, diag, xp):
     """MINPACK's mode 1: ``D_j = max(D_j, ||J_j||)`` (``D^2`` here)."""
@@ -126,86 +136,236 @@ class _Damped(DenseSystem):
         return p, Dp_norm, q2
 
 
+def _newton_correction(fp, delta, dxnorm, q2):
+    """Newton's correction of ``lam`` for ``1/||D p(lam)||`` (MINPACK's parc), or None.
+
+    From ``fp = ||D p|| - delta`` and the derivative that ``q2`` gives
+    (:meth:`_Damped.step_and_norms`); None where ``q2`` is not positive and
+    finite.
+    """
+    if not (q2 > 0 and math.isfinite(q2)):
+        return None
+    return (fp / delta) * dxnorm * dxnorm / q2
+
+
+class _LamSearch:
+    """Where Moré's search for ``lam`` (:func:`lmpar`) stands.
+
+    The ``lam`` sought lies in ``[parl, paru]``; ``fp`` is ``||D p|| - delta``
+    at the last ``lam`` factored and ``best`` that step's ``(p, ||D p||, lam)``.
+    """
+
+    def __init__(self, system, delta, gnorm):
+        self.system = system
+        self.delta = delta
+        self.gnorm = gnorm
+        self.paru = gnorm / delta if gnorm > 0 else _DWARF / min(delta, 0.1)
+        self.parl = 0.0
+        self.best = None
+        self.fp = math.nan
+        self.newton = None  # Newton's next lam from the warm start
+        self.gn_norm = None  # ||D p|| of the Gauss-Newton step
+
+    def warm_start(self, lam):
+        """The step at the last iteration's ``lam`` if it fits the region; else None."""
+        out = self.system.step_and_norms(lam)
+        if out is None:
+            self.parl = lam  # not positive definite at lam, nor at 0
+            return None
+        p, dxnorm, q2 = out
+        self.best = (p, dxnorm, lam)
+        self.fp = dxnorm - self.delta
+        if abs(self.fp) <= SHARPNESS * self.delta:
+            return p, dxnorm, lam
+        if self.fp > 0:
+            self.parl = lam
+        else:
+            self.paru = min(self.paru, lam)
+        correction = _newton_correction(self.fp, self.delta, dxnorm, q2)
+        if correction is not None:
+            self.newton = lam + correction
+        return None
+
+    def gauss_newton(self):
+        """The Gauss-Newton step if ``J^T J`` factors and the step is inside the region."""
+        gn = self.system.step_and_norms(0.0)
+        if gn is None:
+            return None
+        p, dxnorm, q2 = gn
+        self.gn_norm = dxnorm
+        fp_gn = dxnorm - self.delta
+        if fp_gn <= SHARPNESS * self.delta:
+            return p, dxnorm, 0.0
+        correction = _newton_correction(fp_gn, self.delta, dxnorm, q2)
+        if correction is not None:
+            # Newton's lower bound from lam = 0 (the problem is full rank)
+            self.parl = correction
+        return None
+
+    def first_lam(self, lam):
+        """The ``lam`` to start the iterations from: Newton's guess (or ``lam``), bounded."""
+        if self.newton is not None:
+            lam = self.newton
+        lam = min(max(lam, self.parl), self.paru)
+        if lam == 0.0:
+            lam = (self.gnorm / self.gn_norm if self.gn_norm is not None and self.gn_norm > 0
+                   else 0.001 * self.paru)
+        return lam
+
+    def iterate(self, lam):
+        """Safeguarded Newton iterations from ``lam``; the last ``lam`` reached."""
+        for _ in range(LMPAR_ITERATIONS):
+            if lam == 0.0:
+                lam = max(_DWARF, 0.001 * self.paru)
+            out = self.system.step_and_norms(lam)
+            if out is None:
+                # not positive definite in floating point: more damping
+                self.parl = max(self.parl, lam)
+                lam = (max(10.0 * lam, math.sqrt(self.parl * self.paru))
+                       if self.paru > self.parl else 10.0 * lam)
+                continue
+            p, dxnorm, q2 = out
+            self.best = (p, dxnorm, lam)
+            previous, self.fp = self.fp, dxnorm - self.delta
+            if (abs(self.fp) <= SHARPNESS * self.delta
+                    or (self.parl == 0.0 and math.isfinite(previous)
+                        and self.fp <= previous < 0)):
+                break
+            if self.fp > 0:
+                self.parl = max(self.parl, lam)
+            elif self.fp < 0:
+                self.paru = min(self.paru, lam)
+            correction = _newton_correction(self.fp, self.delta, dxnorm, q2)
+            if correction is None:
+                lam = max(self.parl, 0.5 * (self.parl + self.paru))
+            else:
+                lam = max(self.parl, lam + correction)
+        return lam
+
+    def result(self, lam):
+        """The last step factored, ``(p, ||D p||, its lam)``, with the system factored at it."""
+        if self.best is None:
+            return None, math.nan, lam
+        p, dxnorm, lam_used = self.best
+        if self.system.factor is None or lam_used != lam:
+            # the factor the trial's acceleration uses must be the step's
+            if self.system.step_and_norms(lam_used) is None:
+                return None, math.nan, lam_used
+        return p, dxnorm, lam_used
+
+
 def lmpar(system, delta, lam, gnorm):
     """Moré's search for ``lam``: ``||D p(lam)||`` within 10% of ``delta``.
 
     ``gnorm`` is ``||D^-1 g||``. Returns ``(p, ||D p||, lam)``, or ``(None,
     nan, lam)`` where no factorisation succeeded.
     """
-    paru = gnorm / delta if gnorm > 0 else _DWARF / min(delta, 0.1)
-    parl = 0.0
-    best = None
-    fp = math.nan
-    newton = None
+    search = _LamSearch(system, delta, gnorm)
     if WARM_FIRST and lam > 0:
         # The last iteration's damping first: often already right (one
         # factorisation in all), and where its step is too long, Gauss-Newton's
         # is longer still (||D p(lam)|| decreases in lam), so it is not tried.
-        out = system.step_and_norms(lam)
-        if out is None:
-            parl = lam  # not positive definite at lam, nor at 0
-        else:
-            p, dxnorm, q2 = out
-            best = (p, dxnorm, lam)
-            fp = dxnorm - delta
-            if abs(fp) <= SHARPNESS * delta:
-                return p, dxnorm, lam
-            if fp > 0:
-                parl = lam
-            else:
-                paru = min(paru, lam)
-            if q2 > 0 and math.isfinite(q2):
-                newton = lam + (fp / delta) * dxnorm * dxnorm / q2
-    gn = None
-    if parl == 0.0:
-        # The Gauss-Newton step, where J^T J can be factored
-        gn = system.step_and_norms(0.0)
-        if gn is not None:
-            p, dxnorm, q2 = gn
-            fp_gn = dxnorm - delta
-            if fp_gn <= SHARPNESS * delta:
-                return p, dxnorm, 0.0
-            if q2 > 0 and math.isfinite(q2):
-                # Newton's lower bound from lam = 0 (the problem is full rank)
-                parl = (fp_gn / delta) * dxnorm * dxnorm / q2
-    if newton is not None:
-        lam = newton
-    lam = min(max(lam, parl), paru)
-    if lam == 0.0:
-        lam = gnorm / gn[1] if gn is not None and gn[1] > 0 else 0.001 * paru
-    for _ in range(LMPAR_ITERATIONS):
-        if lam == 0.0:
-            lam = max(_DWARF, 0.001 * paru)
-        out = system.step_and_norms(lam)
-        if out is None:
-            # not positive definite in floating point: more damping
-            parl = max(parl, lam)
-            lam = max(10.0 * lam, math.sqrt(parl * paru)) if paru > parl else 10.0 * lam
-            continue
-        p, dxnorm, q2 = out
-        best = (p, dxnorm, lam)
-        previous, fp = fp, dxnorm - delta
-        if (abs(fp) <= SHARPNESS * delta
-                or (parl == 0.0 and math.isfinite(previous) and fp <= previous < 0)):
-            break
-        if fp > 0:
-            parl = max(parl, lam)
-        elif fp < 0:
-            paru = min(paru, lam)
-        if not (q2 > 0 and math.isfinite(q2)):
-            lam = max(parl, 0.5 * (parl + paru))
-            continue
-        # Newton's correction for 1/||D p|| (MINPACK's parc)
-        lam = max(parl, lam + (fp / delta) * dxnorm * dxnorm / q2)
-    if best is None:
-        return None, math.nan, lam
-    p, dxnorm, lam_used = best
-    if system.factor is None or lam_used != lam:
-        # the factor the trial's acceleration uses must be the step's
-        out = system.step_and_norms(lam_used)
-        if out is None:
-            return None, math.nan, lam_used
-    return p, dxnorm, lam_used
+        found = search.warm_start(lam)
+        if found is not None:
+            return found
+    if search.parl == 0.0:
+        found = search.gauss_newton()
+        if found is not None:
+            return found
+    return search.result(search.iterate(search.first_lam(lam)))
+
+
+@dataclass
+class _Trial:
+    """One trial step ``p`` from ``x``: its length, damping, point and predicted decrease.
+
+    ``gp`` is ``J^T r . p``, the directional derivative MINPACK's radius
+    update uses; ``predicted`` the decrease of the sum of squares the linear
+    model predicts for ``p``.
+    """
+
+    p: object
+    pnorm: float
+    lam: float
+    x_new: object
+    gp: float
+    predicted: float
+
+
+def _next_trial(system, tr, x, Jtr, gnorm):
+    """The trial for the current radius (:func:`lmpar`), or None where no damping factors."""
+    p, pnorm, lam = lmpar(system, tr.delta, tr.lam, gnorm)
+    tr.lam = lam
+    if p is None:
+        return None
+    if tr.first:
+        tr.delta = min(tr.delta, pnorm)
+        tr.first = False
+    x_new = x + p
+    gp = float(system.backend.xp.vdot(Jtr, p))
+    predicted = -gp + lam * pnorm * pnorm
+    return _Trial(p, pnorm, lam, x_new, gp, predicted)
+
+
+def _judge_by_gradient(problem, loss, trial, system, tr):
+    """A trial too short for the loss, judged by the gradient: its outcome, or None (try again).
+
+    The loss cannot resolve this step: the gradient judges it
+    (lowers_gradient), without acceleration (along a step this short its
+    finite difference of the residuals is rounding), as damped_step does.
+    Accepted, the model was as good as exact (rho = 1: the region grows).
+    """
+    loss_new, Jtr_new = problem.loss(trial.x_new), loss_and_Jtr(problem, trial.x_new)[1]
+    if lowers_gradient(loss, loss_new, -trial.gp,
+                       decrement(system.backend.xp, Jtr_new, system.solve_again)):
+        tr.grow(trial.pnorm)
+        return None, trial.x_new
+    if trial.lam == 0.0:
+        # the model's own step fails to lower the gradient: a
+        # minimum to machine precision
+        return Status.CONVERGED, None
+    # a damped step may be too short for its progress to show
+    # through the gradient's rounding: a larger region, less damping
+    tr.delta = 10.0 * trial.pnorm
+    tr.lam *= 0.1
+    return None
+
+
+def _judge_by_loss(problem, loss, trial, tr, probing):
+    """A trial judged by its gain ratio, the radius updated: its outcome, or None (try again)."""
+    loss_new = problem.loss(trial.x_new)
+    finite = math.isfinite(loss_new)
+    actual = (loss - loss_new) * problem.scale if finite else -math.inf
+    rho = actual / trial.predicted
+    if rho <= 0.25:
+        tr.shrink(_shrink_factor(loss, loss_new, actual, trial.gp, loss * problem.scale),
+                  trial.pnorm)
+    elif trial.lam == 0.0 or rho >= 0.75:
+        tr.grow(trial.pnorm)
+    if rho >= ACCEPT and finite and loss_new < loss:
+        return None, trial.x_new
+    if probing:
+        # a longer step than the one the gradient rejected, and too
+        # long for the model
+        return Status.CONVERGED, None
+    return None
+
+
+def _shrink_factor(loss, loss_new, actual, gp, S):
+    """MINPACK's factor in ``[0.1, 0.5]`` by which a poor trial shrinks the region."""
+    finite = math.isfinite(loss_new)
+    if finite and actual >= 0:
+        temp = 0.5
+    else:
+        # MINPACK: the step that a quadratic through the actual
+        # decrease along p would have made (relative units)
+        dirder = gp / S  # negative
+        actred = actual / S if finite else -1.0
+        denominator = dirder + 0.5 * actred
+        temp = 0.5 * dirder / denominator if denominator < 0 else 0.1
+    if not finite or loss_new >= 100.0 * loss or not temp >= 0.1:
+        temp = 0.1
+    return temp
 
 
 def trust_region_step(problem, x, loss, JtJ, Jtr, tr, *, accelerate=None):
@@ -246,72 +406,22 @@ def trust_region_step(problem, x, loss, JtJ, Jtr, tr, *, accelerate=None):
     probing = False  # enlarging the region after a rejection judged by the gradient
     try:
         for _ in range(MAX_TRIALS):
-            p, pnorm, lam = lmpar(system, tr.delta, tr.lam, gnorm)
-            tr.lam = lam
-            if p is None:
+            trial = _next_trial(system, tr, x, Jtr, gnorm)
+            if trial is None:
                 # no damping made the system positive definite
                 return Status.MU_MAX, None
-            if tr.first:
-                tr.delta = min(tr.delta, pnorm)
-                tr.first = False
-            x_new = x + p
-            # decrease of the sum of squares the linear model predicts for p,
-            # and the directional derivative MINPACK's radius update uses
-            gp = float(xp.vdot(Jtr, p))
-            predicted = -gp + lam * pnorm * pnorm
-            if not bool(xp.any(x_new != x)):
+            if not bool(xp.any(trial.x_new != x)):
                 return Status.CONVERGED, None  # no representable step
-            if at_machine_precision(predicted, S, endgame=probing):
-                # The loss cannot resolve this step: the gradient judges it
-                # (lowers_gradient), without acceleration (along a step this
-                # short its finite difference of the residuals is rounding),
-                # as damped_step does. Accepted, the model was as good as
-                # exact (rho = 1: the region grows).
-                loss_new, Jtr_new = problem.loss(x_new), loss_and_Jtr(problem, x_new)[1]
-                if lowers_gradient(loss, loss_new, -gp,
-                                   decrement(xp, Jtr_new, system.solve_again)):
-                    tr.delta = pnorm / 0.5
-                    tr.lam *= 0.5
-                    return None, x_new
-                if lam == 0.0:
-                    # the model's own step fails to lower the gradient: a
-                    # minimum to machine precision
-                    return Status.CONVERGED, None
-                # a damped step may be too short for its progress to show
-                # through the gradient's rounding: a larger region, less damping
-                probing = True
-                tr.delta = 10.0 * pnorm
-                tr.lam *= 0.1
+            # the outcome: (status, x_new), which ends the step, or None
+            if at_machine_precision(trial.predicted, S, endgame=probing):
+                outcome = _judge_by_gradient(problem, loss, trial, system, tr)
+                probing = True  # (rejected: the region was enlarged for the next trials)
             else:
                 if accelerate is not None:
-                    x_new = accelerate(p, system, x_new, D2)
-                loss_new = problem.loss(x_new)
-                finite = math.isfinite(loss_new)
-                actual = (loss - loss_new) * problem.scale if finite else -math.inf
-                rho = actual / predicted
-                if rho <= 0.25:
-                    if finite and actual >= 0:
-                        temp = 0.5
-                    else:
-                        # MINPACK: the step that a quadratic through the actual
-                        # decrease along p would have made (relative units)
-                        dirder = gp / S  # negative
-                        actred = actual / S if finite else -1.0
-                        denominator = dirder + 0.5 * actred
-                        temp = 0.5 * dirder / denominator if denominator < 0 else 0.1
-                    if not finite or loss_new >= 100.0 * loss or not temp >= 0.1:
-                        temp = 0.1
-                    tr.delta = temp * min(tr.delta, pnorm / 0.1)
-                    tr.lam /= temp
-                elif lam == 0.0 or rho >= 0.75:
-                    tr.delta = pnorm / 0.5
-                    tr.lam *= 0.5
-                if rho >= ACCEPT and finite and loss_new < loss:
-                    return None, x_new
-                if probing:
-                    # a longer step than the one the gradient rejected, and too
-                    # long for the model
-                    return Status.CONVERGED, None
+                    trial.x_new = accelerate(trial.p, system, trial.x_new, D2)
+                outcome = _judge_by_loss(problem, loss, trial, tr, probing)
+            if outcome is not None:
+                return outcome
             if tr.delta <= 1e-15 * max(xnorm, _DWARF):
                 return Status.CONVERGED, None
         return Status.MU_MAX, None

@@ -95,69 +95,90 @@ class GaussNewton(Solver):
         # A non-finite J^T J or J^T r (a Jacobian that overflowed) defines no
         # step; without this test the SVD fallback below raises LinAlgError.
         if not all_finite(backend.xp, state.JtJ, state.Jtr):
-            return IterationInfo(iteration, state.x, state.loss, status=Status.NON_FINITE)
+            return _stopped(iteration, state, Status.NON_FINITE)
         neg_Jtr = -state.Jtr
-        step = backend.cholesky_solve(state.JtJ, neg_Jtr)
-
-        def solve(rhs):
-            return backend.cholesky_solve(state.JtJ, rhs)
-
+        step, solve = self._direction(backend, state.JtJ, neg_Jtr)
         if step is None:
-            if not self.safeguard:
-                return IterationInfo(iteration, state.x, state.loss, status=Status.SINGULAR)
-            step = backend.lstsq(state.JtJ, neg_Jtr)
-
-            def solve(rhs):
-                return backend.lstsq(state.JtJ, rhs)
-
+            return _stopped(iteration, state, Status.SINGULAR)
         # decrease of ||r||^2 the linearised model predicts for the full step
         # (for the step times t it predicts t (2 - t) times as much)
         predicted = float(backend.xp.vdot(step, neg_Jtr))
-        S = state.loss * problem.scale
-        if self.safeguard and predicted < 0 and not at_machine_precision(-predicted, S):
-            # An uphill step: J^T J is not positive semi-definite (a broken
-            # normal matrix from the problem). No halving of it can help.
-            return IterationInfo(iteration, state.x, state.loss, status=Status.STEP_FAILED)
-        halvings = 0
-        while True:
-            x_new = state.x + step
-            if not bool(backend.xp.any(x_new != state.x)):
-                # no representable step (the full one, or halved to nothing)
-                return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
-            t = 0.5**halvings
-            if at_machine_precision(abs(t * (2.0 - t) * predicted), S):
-                # The loss cannot resolve this step (it may still move the
-                # parameters in their last half of digits): the gradient
-                # judges it, and a step that does not lower it marks the minimum.
-                loss_new, Jtr_new = problem.loss(x_new), loss_and_Jtr(problem, x_new)[1]
-                if lowers_gradient(state.loss, loss_new, abs(predicted),
-                                   decrement(backend.xp, Jtr_new, solve)):
-                    break
-                return IterationInfo(iteration, state.x, state.loss, status=Status.CONVERGED)
-            loss_new = problem.loss(x_new)
-            if not self.safeguard:
-                if not math.isfinite(loss_new):
-                    return IterationInfo(iteration, state.x, state.loss,
-                                         status=Status.NON_FINITE)
-                break
-            if math.isfinite(loss_new) and loss_new < state.loss:
-                break
-            if halvings == 0 and at_machine_precision(abs(predicted), S, endgame=True):
-                # Near a minimum the loss's own rounding may exceed eps (the
-                # residuals cancel): the full step it rejects may still be the
-                # better one, and a halved step cannot shrink the gradient as
-                # a full one does.
-                Jtr_new = loss_and_Jtr(problem, x_new)[1]
-                if lowers_gradient(state.loss, loss_new, abs(predicted),
-                                   decrement(backend.xp, Jtr_new, solve)):
-                    break
-            halvings += 1
-            if halvings > self.max_halvings:
-                return IterationInfo(iteration, state.x, state.loss, status=Status.STEP_FAILED)
-            step = step * 0.5
+        status, x_new, halvings = self._line_search(problem, state, step, predicted, solve)
+        if status is not None:
+            return _stopped(iteration, state, status)
         state.loss, state.JtJ, state.Jtr = problem.after_accepted_step(
             x_new, *problem.normal_equations(x_new))
         state.x = x_new
         grad_norm = 2.0 * norm(backend.xp, state.Jtr) / problem.scale
         return IterationInfo(iteration, x_new, state.loss, grad_norm=grad_norm,
                              step_scale=0.5**halvings)
+
+    def _direction(self, backend, JtJ, neg_Jtr):
+        """The Gauss-Newton step and the solver of ``J^T J`` that gave it (None, None: singular).
+
+        Cholesky's, or with the safeguard the least-squares one (minimum norm,
+        by SVD) where Cholesky fails.
+        """
+        step = backend.cholesky_solve(JtJ, neg_Jtr)
+        if step is not None:
+            return step, lambda rhs: backend.cholesky_solve(JtJ, rhs)
+        if not self.safeguard:
+            return None, None
+        return backend.lstsq(JtJ, neg_Jtr), lambda rhs: backend.lstsq(JtJ, rhs)
+
+    def _line_search(self, problem, state, step, predicted, solve):
+        """The full step, or the step halved until the loss or gradient accepts it.
+
+        Returns ``(None, x_new, halvings)`` for the accepted point, or
+        ``(status, None, halvings)`` where the iteration stops.
+        """
+        S = state.loss * problem.scale
+        if self.safeguard and predicted < 0 and not at_machine_precision(-predicted, S):
+            # An uphill step: J^T J is not positive semi-definite (a broken
+            # normal matrix from the problem). No halving of it can help.
+            return Status.STEP_FAILED, None, 0
+        xp = problem.backend.xp
+        for halvings in range(self.max_halvings + 1):
+            if halvings:
+                step = step * 0.5
+            x_new = state.x + step
+            if not bool(xp.any(x_new != state.x)):
+                # no representable step (the full one, or halved to nothing)
+                return Status.CONVERGED, None, halvings
+            t = 0.5**halvings
+            if at_machine_precision(abs(t * (2.0 - t) * predicted), S):
+                # The loss cannot resolve this step (it may still move the
+                # parameters in their last half of digits): the gradient
+                # judges it, and a step that does not lower it marks the minimum.
+                loss_new = problem.loss(x_new)
+                if _gradient_accepts(problem, x_new, state.loss, loss_new, predicted, solve):
+                    return None, x_new, halvings
+                return Status.CONVERGED, None, halvings
+            loss_new = problem.loss(x_new)
+            if not self.safeguard:
+                # pure: every full step is taken, while its loss is finite
+                if not math.isfinite(loss_new):
+                    return Status.NON_FINITE, None, halvings
+                return None, x_new, halvings
+            if math.isfinite(loss_new) and loss_new < state.loss:
+                return None, x_new, halvings
+            if halvings == 0 and at_machine_precision(abs(predicted), S, endgame=True):
+                # Near a minimum the loss's own rounding may exceed eps (the
+                # residuals cancel): the full step it rejects may still be the
+                # better one, and a halved step cannot shrink the gradient as
+                # a full one does.
+                if _gradient_accepts(problem, x_new, state.loss, loss_new, predicted, solve):
+                    return None, x_new, halvings
+        return Status.STEP_FAILED, None, self.max_halvings
+
+
+def _gradient_accepts(problem, x_new, loss, loss_new, predicted, solve):
+    """Whether the gradient at ``x_new`` shows the trial to improve (:func:`lowers_gradient`)."""
+    Jtr_new = loss_and_Jtr(problem, x_new)[1]
+    return lowers_gradient(loss, loss_new, abs(predicted),
+                           decrement(problem.backend.xp, Jtr_new, solve))
+
+
+def _stopped(iteration, state, status):
+    """The report of an iteration that stops at ``state`` with ``status``."""
+    return IterationInfo(iteration, state.x, state.loss, status=status)
