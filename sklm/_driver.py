@@ -115,14 +115,15 @@ class _Run:
         self.monitor = source.monitor(mlp, backend, self.chunk(), params["tol"],
                                       params["n_iter_no_change"])
         self.watch = None
-        self.switched = False
-        if evidence is not None:
-            test = evidence.noise_free_test(source.target_variance())
+        self.switched = None  # the message of the switch to the noise-free run
+        if evidence is not None and (self.monitor is not None or plan.noise_free_switch):
+            variance = source.target_variance()
             if self.monitor is not None:
-                self.monitor.defer = test  # no stop while the evidence sees no noise
+                # no stop while the evidence sees no noise
+                self.monitor.defer = evidence.noise_free_test(variance)
             if plan.noise_free_switch:
                 self.watch = NoiseFreeWatch(self.monitor, evidence.noise_free_test(
-                    source.target_variance(), NOISE_FREE_SWITCH_LEVEL))
+                    variance, NOISE_FREE_SWITCH_LEVEL))
 
     def chunk(self):
         return self.params["chunk_size"] or chunk_rows(
@@ -186,8 +187,8 @@ class _Run:
         source, params = self.source, self.params
         if self.monitor is not None:
             source.fold_validation()
+        self.switched = self.watch.stop_message  # what ended the run before
         self.monitor = self.watch = None
-        self.switched = True
         used = sum(r.n_iter for r in runs)
         if params["verbose"]:
             print(f"The evidence sees no noise after {used} iterations: training on all "
@@ -209,8 +210,8 @@ class _Run:
         # quoted with the user's max_iter and max_time, not what each run had left
         result.message = SOLVERS[self.plan.solver](
             **self.options(max_time=params["max_time"])).message(result.status)
-        if result.status == Status.CALLBACK and self.watch is not None:
-            result.message = self.watch.stop_message
+        if result.status == Status.CALLBACK and self.switched:
+            result.message = self.switched  # (the noise-free run had no time left)
         if len(runs) > 1 and params["verbose"]:
             print(stop_line(result.n_iter, self.budget.elapsed(),
                             result.loss * source.loss_unit, result.message,
@@ -236,7 +237,7 @@ class _Run:
         kept = kept._replace(theta=np.array(self.backend.to_numpy(x), dtype=np.float64))
         rows_curve = [n for n, r in zip(rows, runs) for _ in range(r.n_iter)]
         return Outcome(result, runs[-1], rows_curve, monitor, kept, problem, x,
-                       self.evidence, rows[-1] == source.n_samples, self.switched)
+                       self.evidence, rows[-1] == source.n_samples, bool(self.switched))
 
 
 class NoiseFreeWatch:
