@@ -11,8 +11,8 @@ import logging
 import os
 import signal
 import subprocess
-import time
 import sys
+import time
 import warnings
 
 import joblib  # (scikit-learn's dependency)

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from sklm import LMRegressor
-from sklm import _plan
+from sklm import LMRegressor, _plan
 from sklm import _sampling as sampling
 from sklm._backend import NumpyBackend
 from sklm._mlp import MLP
