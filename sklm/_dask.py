@@ -596,17 +596,8 @@ class DaskProblem(PenalisedProblem):
                             dtype=self.dtype, weight_unit=self.weight_unit, scale=1.0)
         inner = sample.gauss_newton_operator(x, None if rows is None else np.arange(len(take)))
         factor = 1.0 if rows is None else self.n_samples / len(take)
-
-        def scaled(out, v):
-            if factor != 1.0:
-                out *= factor
-            if self.penalty is not None:
-                idx = self._weight_idx
-                out[idx] += self.penalty if v is None else self.penalty * v[idx]
-            return out
-
-        return GaussNewtonOperator(lambda v: scaled(inner.product(v), v),
-                                   lambda: scaled(inner.diagonal(), None))
+        return GaussNewtonOperator(lambda v: self._scaled(inner.product(v), factor, v),
+                                   lambda: self._scaled(inner.diagonal(), factor, None))
 
     def _tail(self, v):
         return None if self.penalty is None else self._sqrt_penalty * v[self._weight_idx]

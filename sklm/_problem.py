@@ -211,6 +211,15 @@ class PenalisedProblem(Problem):
 
         return reestimate(self, x, loss, JtJ, Jtr)
 
+    def _scaled(self, out, factor, v):
+        """``factor * out`` plus the penalty's share: ``p * v``, or ``p`` for ``v`` None."""
+        if factor != 1.0:
+            out *= factor
+        if self.penalty is not None:
+            idx = self._weight_idx
+            out[idx] += self.penalty if v is None else self.penalty * v[idx]
+        return out
+
     def has_normal_matrix_at(self, x):
         """Whether :meth:`normal_matrix` at ``x`` costs no new ``J^T J``."""
         last = self._last_normal
@@ -521,15 +530,6 @@ class MLPProblem(PenalisedProblem):
             return self._scaled(out, factor, None)
 
         return GaussNewtonOperator(product, diagonal)
-
-    def _scaled(self, out, factor, v):
-        """``factor * out`` plus the penalty's share: ``p * v``, or ``p`` for ``v`` None."""
-        if factor != 1.0:
-            out *= factor
-        if self.penalty is not None:
-            idx = self._weight_idx
-            out[idx] += self.penalty if v is None else self.penalty * v[idx]
-        return out
 
     def data_sse(self, x):
         """The data's (rescaled) weighted sum of squared errors at ``x``, no penalty."""
