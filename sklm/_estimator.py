@@ -736,7 +736,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                              carry=carry, evidence=evidence, budget=budget)
         label = f"dask ({self.backend})" if source.kind == "dask" else backend.name
         extra = {"dask_stats_": source.stats()} if source.kind == "dask" else None
-        fitted.write(self, plan, source, mlp, outcome, label, extra)
+        fitted.write(self, plan, source, mlp, outcome, label, not budget.spent(), extra)
 
     def _check_batch_size(self, n_samples):
         size = self.batch_size
@@ -851,6 +851,11 @@ class LMRegressor(RegressorMixin, BaseEstimator):
                    "this one has none: it was fitted by an older version of sklm. Refit it.")
             )
         post = slot.get()
+        if post is None and self.backend_.startswith("dask"):
+            raise ValueError(
+                "return_std=True needs the Gauss-Newton posterior, which a fit on Dask "
+                "collections forms within its max_time (one more pass over the blocks); "
+                "this fit's budget was spent. Refit with a larger max_time.")
         if post is None:
             raise ValueError(
                 "return_std=True needs the Gauss-Newton posterior, which this model "

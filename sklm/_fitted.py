@@ -69,28 +69,39 @@ class PosteriorSlot:
         self._lock = threading.Lock()
 
 
-def _posterior_slot(plan, outcome, norm, activation, loss_unit):
-    """The fit's :class:`PosteriorSlot` (None where it has no posterior)."""
+def _posterior_slot(plan, outcome, norm, activation, loss_unit, held_on_cluster, time_left):
+    """The fit's :class:`PosteriorSlot` (None where it has no posterior).
+
+    Formed now when the solver's last ``J^T J`` is at the kept point (one
+    factorisation), and otherwise later, on first need: except for a problem
+    held on a cluster (``held_on_cluster``), whose blocks a pending posterior
+    would keep on the workers; that one is formed now while ``time_left``
+    (no budget, or some of it left), and dropped otherwise.
+    """
     problem = outcome.problem
     if (plan.solver not in ("lm", "gauss-newton", "newton") or problem is None
             or problem.n_params > POSTERIOR_MAX_PARAMS):
         return None
     slot = PosteriorSlot(problem, outcome.x, norm, activation, loss_unit)
-    if problem.has_normal_matrix_at(outcome.x):
+    if problem.has_normal_matrix_at(outcome.x) or (held_on_cluster and time_left):
         try:
-            slot.get()  # one factorisation of the matrix at hand
+            slot.get()
         except KeyboardInterrupt:
             slot = PosteriorSlot(problem, outcome.x, norm, activation, loss_unit)
-    if not slot.formed:
+    if held_on_cluster and not slot.formed:
+        slot._inputs, slot.dropped = None, True
+    elif not slot.formed:
         problem.release()
     return slot
 
 
-def write(est, plan, source, mlp, outcome, backend_label, extra=None):
+def write(est, plan, source, mlp, outcome, backend_label, time_left=True, extra=None):
     """Set ``est``'s fitted attributes from ``outcome``; warn as the outcome asks.
 
-    ``backend_label``: what ``backend_`` says; ``extra``: more attributes to
-    set with the others (the Dask source's statistics).
+    ``backend_label``: what ``backend_`` says; ``time_left``: whether the
+    fit's budget has room for the posterior (see :func:`_posterior_slot`);
+    ``extra``: more attributes to set with the others (the Dask source's
+    statistics).
     """
     continuing = plan.continuing
     result, monitor, kept = outcome.result, outcome.monitor, outcome.kept
@@ -115,7 +126,8 @@ def write(est, plan, source, mlp, outcome, backend_label, extra=None):
     s.update(_curves(outcome, continuing, old, unit))
     s.update(_validation(outcome, old, unit, s["best_iteration_"]))
     s.update(_precisions(outcome, continuing, old, unit))
-    s["_posterior_slot"] = _posterior_slot(plan, outcome, source.norm, est.activation, unit)
+    s["_posterior_slot"] = _posterior_slot(plan, outcome, source.norm, est.activation, unit,
+                                           source.kind == "dask", time_left)
     s.update(extra or {})
     # All at once (one dict update): Ctrl-C before it leaves the estimator as
     # it was, after it a complete model.
