@@ -758,8 +758,7 @@ class LMRegressor(RegressorMixin, BaseEstimator):
         if "coefs_" not in vars(self):
             raise AttributeError(f"{name} is set by fit.")
         slot = vars(self).get("_posterior_slot")
-        post = None if slot is None else slot.get()
-        return None if post is None else post
+        return None if slot is None else slot.get()
 
     @property
     def _posterior(self):

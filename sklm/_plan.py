@@ -9,7 +9,6 @@ fit means. The thresholds of the 'auto' rules live here.
 """
 
 import dataclasses
-from numbers import Integral
 
 from .solvers import SOLVERS
 from .solvers._damped import resolve_linear_solver
@@ -241,9 +240,5 @@ class FitPlan:
 
 
 def _as_option(value):
-    """A boolean option as Python's bool (``np.True_`` is True), strings unchanged."""
-    if isinstance(value, str) or value is None:
-        return value
-    if isinstance(value, Integral) or hasattr(value, "__bool__"):
-        return bool(value)
-    return value
+    """A boolean-or-'auto' option with its boolean as Python's (``np.True_`` is True)."""
+    return value if isinstance(value, str) else bool(value)

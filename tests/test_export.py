@@ -36,7 +36,10 @@ from sklm._activations import ACTIVATIONS
 from sklm.export import to_c, to_onnx
 
 CC = shutil.which("cc")
-needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler 'cc' on this machine")
+# A machine without a C compiler cannot check the C; CI's machine has one, and
+# there a missing compiler fails the C tests instead of skipping them.
+needs_cc = pytest.mark.skipif(CC is None and not os.environ.get("CI"),
+                              reason="no C compiler 'cc' on this machine")
 ROOT = Path(__file__).resolve().parents[1]
 
 
